@@ -37,5 +37,7 @@ func (e *WrongExpectedVersionError) Error() string {
 // for what was acknowledged.
 type FailedError struct{ Err error }
 
-func (e *FailedError) Error() string { return "engine: store failed, appends refused: " + e.Err.Error() }
+func (e *FailedError) Error() string {
+	return "engine: store failed, appends refused: " + e.Err.Error()
+}
 func (e *FailedError) Unwrap() error { return e.Err }

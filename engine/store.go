@@ -3,89 +3,325 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"eventd/index"
+	"eventd/segment"
+	"eventd/segment/vfs"
 )
 
-// TEMPORARY SKELETON: signatures are final, bodies are being written.
-
-var errTODO = errors.New("engine: not implemented yet")
+// Limits enforced by the engine (the server checks the same, with nicer errors).
+const (
+	MaxStreamIDLen  = 200
+	MaxEventTypeLen = 128
+	MaxEventIDLen   = 128
+	MaxAppendEvents = 10000
+)
 
 // Store is an open event store. All methods are safe for concurrent use.
-type Store struct{}
+type Store struct {
+	dir    string
+	opts   Options
+	fs     vfs.FS
+	log    *segment.Log
+	ix     *index.Index
+	logger *slog.Logger
+	unlock func() error
+
+	// head is the visible head: every position ≤ head is durable (per the
+	// fsync policy) and in the index. Written only by the writer goroutine,
+	// after the batch's fsync and index.Apply; read by everyone.
+	head atomic.Uint64
+	// headMoved is closed and replaced whenever head advances.
+	headMoved notifier
+
+	w *writer
+
+	failed   atomic.Pointer[FailedError] // sticky write/fsync failure
+	probMu   sync.Mutex
+	problems []string // corruption found after start
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	bg        sync.WaitGroup
+	bgCancel  context.CancelFunc
+
+	subscribers atomic.Int64
+	stats       counters
+}
+
+type counters struct {
+	appends, batches, fsyncs, events, bytes atomic.Uint64
+}
+
+func (o Options) withDefaults() Options {
+	if o.FS == nil {
+		o.FS = vfs.OS()
+	}
+	if o.FsyncInterval <= 0 {
+		o.FsyncInterval = 10 * time.Millisecond
+	}
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = 256 << 20
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 4 << 20
+	}
+	if o.MaxBatchEvents <= 0 {
+		o.MaxBatchEvents = MaxAppendEvents
+	}
+	if o.MaxEventSize <= 0 {
+		o.MaxEventSize = 1 << 20
+	}
+	if o.DedupeWindow <= 0 {
+		o.DedupeWindow = 10 * time.Minute
+	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = 1_000_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
 
 // Open opens (creating if needed) the store in dir and recovers it.
-func Open(dir string, opts Options) (*Store, error) { return nil, errTODO }
+func Open(dir string, opts Options) (*Store, error) {
+	realFS := opts.FS == nil
+	opts = opts.withDefaults()
+	s := &Store{dir: dir, opts: opts, fs: opts.FS, logger: opts.Logger, closed: make(chan struct{})}
+	if err := s.fs.MkdirAll(filepath.Join(dir, "index"), 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockDir(s.fs, realFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	s.unlock = unlock
+	ok := false
+	defer func() {
+		if !ok {
+			if s.log != nil {
+				_ = s.log.Close()
+			}
+			_ = unlock()
+		}
+	}()
 
-// Close stops the writer (failing appends still queued with ErrClosed),
+	s.log, err = segment.Open(filepath.Join(dir, "log"), segment.Options{
+		FS:            s.fs,
+		SegmentSize:   opts.SegmentSize,
+		MaxRecordSize: opts.MaxEventSize + 64<<10,
+		VerifyFull:    opts.VerifyFull,
+		Repair:        opts.Repair,
+		Logger:        s.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	dd := newDedupe(opts.DedupeWindow)
+	if err := s.recoverIndex(dd); err != nil {
+		return nil, err
+	}
+	s.head.Store(s.ix.Head())
+	s.w = newWriter(s, dd)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.bgCancel = cancel
+	s.bg.Add(2)
+	go func() { defer s.bg.Done(); s.w.loop() }()
+	go func() { defer s.bg.Done(); s.scrub(ctx) }()
+	ok = true
+	return s, nil
+}
+
+// scrub checks the sealed segments' whole-file checksums once after start.
+func (s *Store) scrub(ctx context.Context) {
+	if err := s.log.Scrub(ctx); err != nil && ctx.Err() == nil {
+		s.addProblem(err)
+	}
+}
+
+// addProblem records corruption found after start; the store turns degraded.
+func (s *Store) addProblem(err error) {
+	msg := err.Error()
+	s.probMu.Lock()
+	defer s.probMu.Unlock()
+	for _, p := range s.problems {
+		if p == msg {
+			return
+		}
+	}
+	s.logger.Error("corruption found", "err", msg)
+	s.problems = append(s.problems, msg)
+}
+
+// Close stops the writer after it has handled every append already queued,
 // fsyncs, writes an index checkpoint and releases the lock.
-func (s *Store) Close() error { return errTODO }
-
-// Append writes events to streamID atomically, after checking expected.
-// It returns once the batch is durable per the fsync policy.
-// Errors: *WrongExpectedVersionError, ErrDuplicateEvent, ErrInvalidStreamID,
-// ErrInvalidEvent, *FailedError, ErrClosed, ctx.Err() (only while still queued).
-func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVersion, events []Proposed) (AppendResult, error) {
-	return AppendResult{}, errTODO
+func (s *Store) Close() error {
+	err := ErrClosed
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.bgCancel()
+		s.w.stop()
+		s.bg.Wait() // the writer drains its queue before it returns
+		var errs []error
+		if s.Err() == nil {
+			if e := s.log.Sync(); e != nil {
+				errs = append(errs, e)
+			} else if e := s.writeCheckpoint(); e != nil {
+				errs = append(errs, fmt.Errorf("engine: checkpoint: %w", e))
+			}
+		}
+		errs = append(errs, s.log.Close(), s.unlock())
+		err = errors.Join(errs...)
+	})
+	return err
 }
 
-// ReadStream reads up to limit events of a stream. Forward: versions >
-// from, oldest first. Backward: versions < from, newest first (from 0 means
-// from the end). A stream that does not exist gives an empty page.
-func (s *Store) ReadStream(streamID string, from uint64, dir Direction, limit int) (Page, error) {
-	return Page{}, errTODO
+// Head returns the visible (durable) head position: the number of events.
+func (s *Store) Head() uint64 { return s.head.Load() }
+
+// Err returns the sticky write/fsync failure (a *FailedError), or nil.
+func (s *Store) Err() error {
+	if f := s.failed.Load(); f != nil {
+		return f
+	}
+	return nil
 }
 
-// ReadAll reads up to limit events of the global log matching f. Forward:
-// positions > from. Backward: positions < from (0: from the head).
-func (s *Store) ReadAll(from uint64, dir Direction, limit int, f Filter) (Page, error) {
-	return Page{}, errTODO
+// Problems lists what is wrong: the sticky failure and any corruption found
+// by the scrub or by reads (file and offset). Empty when healthy.
+func (s *Store) Problems() []string {
+	var out []string
+	if f := s.failed.Load(); f != nil {
+		out = append(out, f.Error())
+	}
+	s.probMu.Lock()
+	out = append(out, s.problems...)
+	s.probMu.Unlock()
+	return out
+}
+
+// Degraded reports corruption found after start (reads of damaged events fail).
+func (s *Store) Degraded() bool {
+	s.probMu.Lock()
+	defer s.probMu.Unlock()
+	return len(s.problems) > 0
+}
+
+// Policy returns the fsync policy as /health shows it: "always",
+// "interval:10ms" or "never".
+func (s *Store) Policy() string {
+	switch s.opts.Fsync {
+	case FsyncInterval:
+		return "interval:" + s.opts.FsyncInterval.String()
+	case FsyncNever:
+		return "never"
+	default:
+		return "always"
+	}
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Stats returns counters for /health and /metrics.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		Head:          s.Head(),
+		Streams:       s.ix.Len(),
+		Appends:       s.stats.appends.Load(),
+		Batches:       s.stats.batches.Load(),
+		Fsyncs:        s.stats.fsyncs.Load(),
+		EventsWritten: s.stats.events.Load(),
+		BytesWritten:  s.stats.bytes.Load(),
+		Subscribers:   s.subscribers.Load(),
+		IndexBytes:    s.ix.MemoryBytes(),
+	}
+	for _, seg := range s.log.Segments() {
+		st.Segments++
+		st.DataBytes += seg.Size
+	}
+	return st
 }
 
 // Stream returns one stream's metadata.
-func (s *Store) Stream(id string) (StreamInfo, bool) { return StreamInfo{}, false }
+func (s *Store) Stream(id string) (StreamInfo, bool) {
+	st, ok := s.ix.Stream(id)
+	if !ok {
+		return StreamInfo{}, false
+	}
+	info := streamInfo(st, s.Head())
+	return info, info.Version > 0
+}
+
+func streamInfo(st index.Stream, head uint64) StreamInfo {
+	pos := visible(st.Positions, head)
+	return StreamInfo{
+		ID:        st.ID,
+		Version:   uint64(len(pos)),
+		CreatedAt: time.Unix(0, st.CreatedAt).UTC(),
+		UpdatedAt: time.Unix(0, st.UpdatedAt).UTC(),
+	}
+}
+
+// visible trims a stream's positions to those at or below head (the index
+// is applied a moment before head is published).
+func visible(pos []uint64, head uint64) []uint64 {
+	for len(pos) > 0 && pos[len(pos)-1] > head {
+		pos = pos[:len(pos)-1]
+	}
+	return pos
+}
 
 // ListStreams lists streams with the prefix whose id is > after, in id order,
 // at most limit; more reports whether further streams follow.
 func (s *Store) ListStreams(prefix, after string, limit int) (streams []StreamInfo, more bool) {
-	return nil, false
+	head := s.Head()
+	s.ix.Ascend(prefix, after, 0, func(st index.Stream) bool {
+		info := streamInfo(st, head)
+		if info.Version == 0 {
+			return true
+		}
+		if len(streams) == limit {
+			more = true
+			return false
+		}
+		streams = append(streams, info)
+		return true
+	})
+	return streams, more
 }
 
-// Head returns the visible (durable) head position: the number of events.
-func (s *Store) Head() uint64 { return 0 }
-
-// Stats returns counters for /health and /metrics.
-func (s *Store) Stats() Stats { return Stats{} }
-
-// Err returns the sticky write/fsync failure (a *FailedError), or nil.
-func (s *Store) Err() error { return nil }
-
-// Problems lists what is wrong: the sticky failure and any corruption found
-// by the scrub or by reads (file and offset). Empty when healthy.
-func (s *Store) Problems() []string { return nil }
-
-// Degraded reports corruption found after start (reads of damaged events fail).
-func (s *Store) Degraded() bool { return false }
-
-// Policy returns the fsync policy as /health shows it: "always",
-// "interval:10ms" or "never".
-func (s *Store) Policy() string { return "" }
-
-// Subscription follows $all (or one stream) from a start point: catch-up
-// from disk, then live, never skipping or repeating. It holds no events in
-// memory between calls: a slow reader simply reads from disk.
-type Subscription struct{}
-
-// Subscribe follows $all from position from (exclusive) with a filter.
-func (s *Store) Subscribe(from uint64, f Filter) *Subscription { return &Subscription{} }
-
-// SubscribeStream follows one stream from fromVersion (exclusive); if
-// fromPosition > 0 it wins: the stream's events with position > fromPosition.
-func (s *Store) SubscribeStream(streamID string, fromVersion, fromPosition uint64) *Subscription {
-	return &Subscription{}
+// notifier lets many goroutines wait for the next head move.
+type notifier struct {
+	mu sync.Mutex
+	ch chan struct{}
 }
 
-// Next blocks until at least one matching event follows the cursor (or ctx
-// ends, or the store closes), then returns up to max of them and advances.
-func (sub *Subscription) Next(ctx context.Context, max int) ([]Event, error) { return nil, errTODO }
+// wait returns a channel closed at the next notify.
+func (n *notifier) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch == nil {
+		n.ch = make(chan struct{})
+	}
+	return n.ch
+}
 
-// Close releases the subscription (counted in Stats.Subscribers).
-func (sub *Subscription) Close() {}
+func (n *notifier) notify() {
+	n.mu.Lock()
+	if n.ch != nil {
+		close(n.ch)
+		n.ch = nil
+	}
+	n.mu.Unlock()
+}
+
+var _ = os.ErrNotExist

@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"eventd/index"
+	"eventd/segment"
+	"eventd/segment/vfs"
+)
+
+const replayBatch = 4096
+
+func (s *Store) checkpointPath() string { return filepath.Join(s.dir, "index", "checkpoint") }
+
+// recoverIndex builds the index and the dedupe table: from the checkpoint
+// when it is valid and agrees with the log, then from the log after it.
+func (s *Store) recoverIndex(dd *dedupe) error {
+	t0 := time.Now()
+	ix, ddCovers, err := s.loadCheckpoint(dd)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			s.logger.Warn("index checkpoint unusable, scanning the whole log", "err", err)
+			// Delete it before any append: a checkpoint ahead of the log
+			// would otherwise describe positions that get written anew.
+			if rerr := s.fs.Remove(s.checkpointPath()); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				return rerr
+			}
+			if serr := s.fs.SyncDir(filepath.Dir(s.checkpointPath())); serr != nil {
+				return serr
+			}
+		}
+		ix, ddCovers = index.New(), 0
+		*dd = *newDedupe(s.opts.DedupeWindow)
+	}
+	ixHead := ix.Head()
+	from := min(ixHead, ddCovers)
+	cut := time.Now().UnixNano() - int64(s.opts.DedupeWindow)
+	entries := make([]index.Entry, 0, replayBatch)
+	var keyBuf []byte
+	// Records passed to fn alias the replay buffer: ids kept beyond the call
+	// (entries wait for a batch to fill) are cloned.
+	err = s.log.Replay(from, func(r *segment.Record, loc uint64) error {
+		if r.Position > ixHead {
+			entries = append(entries, index.Entry{Pos: r.Position, StreamID: strings.Clone(r.StreamID), Loc: loc, Timestamp: r.Timestamp})
+			if len(entries) == replayBatch {
+				ix.Apply(entries)
+				entries = entries[:0]
+			}
+		}
+		if r.Position > ddCovers && r.Flags&segment.FlagClientID != 0 && r.Timestamp >= cut {
+			keyBuf = dedupeKeyBytes(keyBuf[:0], r.StreamID, r.EventID)
+			dd.add(hashKey(keyBuf), r.Position, r.Timestamp)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ix.Apply(entries)
+	if ix.Head() != s.log.LastPosition() {
+		return fmt.Errorf("engine: index head %d after replay, log ends at %d", ix.Head(), s.log.LastPosition())
+	}
+	s.ix = ix
+	s.logger.Info("store opened", "dir", s.dir, "events", ix.Head(), "streams", ix.Len(),
+		"fromCheckpoint", ixHead, "took", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// loadCheckpoint reads the checkpoint and checks it against the log: it
+// must not be ahead of the log, and the record at its last position must be
+// the one it says.
+func (s *Store) loadCheckpoint(dd *dedupe) (*index.Index, uint64, error) {
+	b, err := readFile(s.fs, s.checkpointPath())
+	if err != nil {
+		return nil, 0, err
+	}
+	ix, extra, err := index.ReadCheckpoint(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	head := ix.Head()
+	if head > s.log.LastPosition() {
+		return nil, 0, fmt.Errorf("checkpoint covers position %d, the log ends at %d", head, s.log.LastPosition())
+	}
+	if head > 0 {
+		loc, ok := ix.Locate(head)
+		if !ok {
+			return nil, 0, fmt.Errorf("checkpoint has no location for its head %d", head)
+		}
+		rec, _, err := s.log.ReadRecord(loc, nil)
+		if err != nil {
+			return nil, 0, fmt.Errorf("checkpoint head %d: %w", head, err)
+		}
+		st, ok := ix.Stream(rec.StreamID)
+		if rec.Position != head || !ok || rec.Version == 0 || uint64(len(st.Positions)) < rec.Version || st.Positions[rec.Version-1] != head {
+			return nil, 0, fmt.Errorf("checkpoint head %d does not match the log", head)
+		}
+	}
+	covers, err := dd.decode(extra)
+	if err != nil {
+		return nil, 0, err
+	}
+	return ix, covers, nil
+}
+
+// writeCheckpoint writes the index and dedupe table atomically (temp file,
+// fsync, rename, fsync dir). Only while the writer is stopped (Close).
+func (s *Store) writeCheckpoint() error {
+	return s.saveCheckpoint(s.ix, s.w.dd.encode(s.Head()))
+}
+
+func (s *Store) saveCheckpoint(ix *index.Index, extra []byte) error {
+	path := s.checkpointPath()
+	tmp := path + ".tmp"
+	f, err := s.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(&fileWriter{f: f}, 1<<20)
+	err = ix.WriteCheckpoint(bw, extra)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.fs.Rename(tmp, path)
+	}
+	if err == nil {
+		err = s.fs.SyncDir(filepath.Dir(path))
+	}
+	return err
+}
+
+// maybeCheckpoint starts a background checkpoint every CheckpointEvery
+// events. It runs in the writer goroutine: the log is fsynced first, so the
+// checkpoint never covers what is not durable, and the dedupe table is
+// copied here, where it is consistent with the head it covers.
+func (w *writer) maybeCheckpoint() {
+	if w.ckptActive {
+		select {
+		case err := <-w.ckptDone:
+			w.ckptActive = false
+			if err != nil {
+				w.s.logger.Warn("periodic index checkpoint failed", "err", err)
+			}
+		default:
+			return
+		}
+	}
+	if w.sinceCkpt < w.s.opts.CheckpointEvery || w.s.failed.Load() != nil {
+		return
+	}
+	if w.dirty && !w.sync(nil) {
+		return
+	}
+	w.sinceCkpt = 0
+	w.ckptActive = true
+	extra := w.dd.encode(w.s.head.Load())
+	go func() { w.ckptDone <- w.s.saveCheckpoint(w.s.ix, extra) }()
+}
+
+// waitCheckpoint waits for a background checkpoint still running.
+func (w *writer) waitCheckpoint() {
+	if w.ckptActive {
+		<-w.ckptDone
+		w.ckptActive = false
+	}
+}
+
+// fileWriter adapts a vfs.File to io.Writer.
+type fileWriter struct {
+	f   vfs.File
+	off int64
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.WriteAt(p, w.off)
+	w.off += int64(n)
+	return n, err
+}
+
+func readFile(fs vfs.FS, path string) ([]byte, error) {
+	f, err := fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b, nil
+}
