@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 		crashChild(dir)
 		return
 	}
+	flag.Parse()
 	if !testing.Verbose() {
 		slog.SetDefault(slog.New(slog.DiscardHandler))
 	}
