@@ -1,0 +1,474 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"eventd/engine"
+)
+
+// readBody reads the request body into a pooled buffer (release it with
+// putBuf once nothing refers to it), enforcing --max-body.
+func (s *Server) readBody(r *http.Request) (*[]byte, *apiError) {
+	max := s.cfg.MaxBody
+	if r.ContentLength > max {
+		return nil, errf(http.StatusRequestEntityTooLarge, codeTooLarge, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is larger than the limit of "+strconv.FormatInt(max, 10))
+	}
+	bp := getBuf()
+	b := (*bp)[:0]
+	if r.ContentLength >= 0 {
+		if int64(cap(b)) < r.ContentLength {
+			b = make([]byte, 0, r.ContentLength)
+		}
+		b = b[:r.ContentLength]
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			*bp = b[:0]
+			putBuf(bp)
+			return nil, badRequest("reading the request body: " + err.Error())
+		}
+		*bp = b
+		return bp, nil
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > max {
+			*bp = b[:0]
+			putBuf(bp)
+			return nil, errf(http.StatusRequestEntityTooLarge, codeTooLarge, "request body is larger than the limit of "+strconv.FormatInt(max, 10)+" bytes")
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			*bp = b[:0]
+			putBuf(bp)
+			return nil, badRequest("reading the request body: " + err.Error())
+		}
+	}
+	*bp = b
+	return bp, nil
+}
+
+// checkBody validates a JSON request body that must be an object.
+func checkBody(b []byte) *apiError {
+	if err := checkJSON(b); err != nil {
+		return errf(http.StatusBadRequest, codeInvalidJSON, "invalid JSON: "+err.Error())
+	}
+	if b[skipWS(b, 0)] != '{' {
+		return badRequest("the request body must be a JSON object")
+	}
+	return nil
+}
+
+func unknownField(where string, key []byte) *apiError {
+	return badRequest("unknown field " + strconv.Quote(keyString(key)) + where)
+}
+
+func duplicateField(key string) *apiError {
+	return badRequest("field " + strconv.Quote(key) + " given more than once")
+}
+
+func wrongType(field, want string, val []byte) *apiError {
+	return badRequest(field + " must be " + want + ", got " + jsonKind(val))
+}
+
+// expected is a parsed expectedVersion: the engine's value and the bytes the
+// client sent (echoed in a conflict's details).
+type expected struct {
+	v   engine.ExpectedVersion
+	raw []byte
+}
+
+// parseExpected reads expectedVersion (API.md "Expected version").
+func parseExpected(val []byte) (expected, *apiError) {
+	if isNull(val) {
+		return expected{v: engine.Any}, nil
+	}
+	if val[0] == '"' {
+		s, _ := rawString(val)
+		switch s {
+		case "any":
+			return expected{engine.Any, val}, nil
+		case "no_stream":
+			return expected{engine.NoStream, val}, nil
+		case "exists":
+			return expected{engine.StreamExists, val}, nil
+		}
+		return expected{}, badRequest("expectedVersion " + quoteShort(s) + ": want a version ≥ 0, -1, -2, -4, \"any\", \"no_stream\" or \"exists\"")
+	}
+	n, ok := rawInt(val)
+	if !ok {
+		return expected{}, badRequest("expectedVersion must be an integer or one of \"any\", \"no_stream\", \"exists\", got " + jsonKind(val) + " " + quoteShort(string(val)))
+	}
+	switch {
+	case n == -2:
+		return expected{engine.Any, val}, nil
+	case n == -1 || n == 0:
+		return expected{engine.NoStream, val}, nil
+	case n == -4:
+		return expected{engine.StreamExists, val}, nil
+	case n >= 1:
+		return expected{engine.ExpectedVersion(n), val}, nil
+	}
+	return expected{}, badRequest("expectedVersion " + string(val) + ": want a version ≥ 0, -1, -2, -4, \"any\", \"no_stream\" or \"exists\"")
+}
+
+// Field bits for duplicate detection.
+const (
+	fStreamID = 1 << iota
+	fEventType
+	fEventData
+	fMetadata
+	fEventID
+	fExpected
+	fSchemaVersion
+	fEvents
+)
+
+// eventFields parses the fields of one event into p. single: the body of
+// POST /api/events, which also has streamId and expectedVersion (returned).
+// where names the event in messages ("" or " in events[3]").
+func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, where string) (streamID string, exp expected, e *apiError) {
+	exp.v = engine.Any
+	var seen int
+	var typeSet, dataSet bool
+	err := eachField(obj, func(key, val []byte) error {
+		var bit int
+		switch string(key) {
+		case "eventType":
+			bit = fEventType
+			str, ok := rawString(val)
+			if !ok {
+				return wrongType("eventType"+where, "a string", val)
+			}
+			if e := checkEventType(str); e != nil {
+				e.msg += where
+				return e
+			}
+			p.Type, typeSet = str, true
+		case "eventData":
+			bit = fEventData
+			if val[0] != '{' {
+				return wrongType("eventData"+where, "a JSON object", val)
+			}
+			p.Data, dataSet = val, true
+		case "metadata":
+			bit = fMetadata
+			if isNull(val) {
+				break
+			}
+			if val[0] != '{' {
+				return wrongType("metadata"+where, "a JSON object", val)
+			}
+			p.Metadata = val
+		case "eventId":
+			bit = fEventID
+			if isNull(val) {
+				break
+			}
+			str, ok := rawString(val)
+			if !ok {
+				return wrongType("eventId"+where, "a string", val)
+			}
+			if len(str) == 0 || len(str) > maxEventIDLen {
+				return badRequest("eventId" + where + " must be 1–128 bytes, got " + strconv.Itoa(len(str)))
+			}
+			p.ID = str
+		case "schemaVersion":
+			bit = fSchemaVersion
+			if isNull(val) {
+				break
+			}
+			n, ok := rawInt(val)
+			if !ok || n < 1 || n > 1<<31 {
+				return badRequest("schemaVersion" + where + " must be an integer ≥ 1, got " + quoteShort(string(val)))
+			}
+			p.SchemaVersion = uint32(n)
+		case "streamId":
+			if !single {
+				return unknownField(where, key)
+			}
+			bit = fStreamID
+			str, ok := rawString(val)
+			if !ok {
+				return wrongType("streamId", "a string", val)
+			}
+			if e := checkWriteStreamID(str); e != nil {
+				return e
+			}
+			streamID = str
+		case "expectedVersion":
+			if !single {
+				return unknownField(where, key)
+			}
+			bit = fExpected
+			var e *apiError
+			if exp, e = parseExpected(val); e != nil {
+				return e
+			}
+		default:
+			return unknownField(where, key)
+		}
+		if seen&bit != 0 {
+			return duplicateField(string(key))
+		}
+		seen |= bit
+		return nil
+	})
+	if err != nil {
+		return "", exp, err.(*apiError)
+	}
+	if single && seen&fStreamID == 0 {
+		return "", exp, badRequest("missing field \"streamId\"")
+	}
+	if !typeSet {
+		return "", exp, badRequest("missing field \"eventType\"" + where)
+	}
+	if !dataSet {
+		return "", exp, badRequest("missing field \"eventData\"" + where)
+	}
+	if n := len(p.Data) + len(p.Metadata); n > s.cfg.MaxEventSize {
+		return "", exp, errf(http.StatusRequestEntityTooLarge, codeTooLarge, "event"+where+" has "+strconv.Itoa(n)+" bytes of eventData and metadata, more than the limit of "+strconv.Itoa(s.cfg.MaxEventSize))
+	}
+	return streamID, exp, nil
+}
+
+// handleAppend is POST /api/events: append one event.
+func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	start := time.Now()
+	bp, e := s.readBody(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	keep := true
+	defer func() {
+		if keep {
+			putBuf(bp)
+		}
+	}()
+	body := *bp
+	if e := checkBody(body); e != nil {
+		writeError(w, e)
+		return
+	}
+	var ev [1]engine.Proposed
+	streamID, exp, e := s.eventFields(body, &ev[0], true, "")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if err := s.store.Err(); err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	res, err := s.store.Append(r.Context(), streamID, exp.v, ev[:])
+	if err != nil {
+		if r.Context().Err() != nil {
+			keep = false // the writer may still hold the body's bytes
+		}
+		writeAppendError(w, err, exp)
+		return
+	}
+	s.metrics.observeAppend(time.Since(start))
+
+	ob := getBuf()
+	b := append((*ob)[:0], okPrefix...)
+	b = append(b, `{"eventId":`...)
+	var a engine.Appended
+	if len(res.Events) > 0 {
+		a = res.Events[0]
+	}
+	b = appendString(b, a.ID)
+	b = append(b, `,"streamId":`...)
+	b = appendPlain(b, res.StreamID)
+	b = append(b, `,"version":`...)
+	b = appendUint(b, a.Version)
+	b = append(b, `,"eventType":`...)
+	b = appendPlain(b, a.Type)
+	b = append(b, `,"timestamp":`...)
+	b = appendTime(b, res.Timestamp)
+	b = append(b, `,"position":`...)
+	b = appendUint(b, a.Position)
+	status := http.StatusCreated
+	if res.Duplicate {
+		b = append(b, `,"duplicate":true`...)
+		status = http.StatusOK
+	}
+	b = append(b, '}')
+	b = append(b, okSuffix...)
+	writeRaw(w, status, b)
+	*ob = b
+	putBuf(ob)
+}
+
+func writeAppendError(w http.ResponseWriter, err error, exp expected) {
+	ae := storeError(err)
+	var wev *engine.WrongExpectedVersionError
+	if errors.As(err, &wev) {
+		raw := exp.raw
+		if raw == nil {
+			raw = []byte(strconv.FormatInt(int64(wev.Expected), 10))
+		}
+		d := append([]byte(`{"expectedVersion":`), raw...)
+		d = append(d, `,"currentVersion":`...)
+		d = appendUint(d, wev.Current)
+		d = append(d, '}')
+		ae.details = d
+		ae.msg = "wrong expected version: expected " + string(raw) + ", current version is " + strconv.FormatUint(wev.Current, 10)
+	}
+	writeError(w, ae)
+}
+
+// handleBatch is POST /api/streams/{streamId}/events: an atomic batch.
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	start := time.Now()
+	streamID := ps.ByName("streamId")
+	if e := checkWriteStreamID(streamID); e != nil {
+		writeError(w, e)
+		return
+	}
+	bp, e := s.readBody(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	keep := true
+	defer func() {
+		if keep {
+			putBuf(bp)
+		}
+	}()
+	body := *bp
+	if e := checkBody(body); e != nil {
+		writeError(w, e)
+		return
+	}
+	exp := expected{v: engine.Any}
+	var events []byte
+	var seen int
+	err := eachField(body, func(key, val []byte) error {
+		var bit int
+		switch string(key) {
+		case "expectedVersion":
+			bit = fExpected
+			var e *apiError
+			if exp, e = parseExpected(val); e != nil {
+				return e
+			}
+		case "events":
+			bit = fEvents
+			if val[0] != '[' {
+				return wrongType("events", "an array", val)
+			}
+			events = val
+		default:
+			return unknownField("", key)
+		}
+		if seen&bit != 0 {
+			return duplicateField(string(key))
+		}
+		seen |= bit
+		return nil
+	})
+	if err != nil {
+		writeError(w, err.(*apiError))
+		return
+	}
+	if events == nil {
+		writeError(w, badRequest("missing field \"events\""))
+		return
+	}
+	n := 0
+	_ = eachElement(events, func(int, []byte) error { n++; return nil })
+	if n == 0 || n > maxBatchEvents {
+		writeError(w, badRequest("events must hold 1 to 10000 events, got "+strconv.Itoa(n)))
+		return
+	}
+	props := make([]engine.Proposed, n)
+	var ids map[string]struct{}
+	err = eachElement(events, func(i int, val []byte) error {
+		where := " in events[" + strconv.Itoa(i) + "]"
+		if val[0] != '{' {
+			return wrongType("events["+strconv.Itoa(i)+"]", "a JSON object", val)
+		}
+		if _, _, e := s.eventFields(val, &props[i], false, where); e != nil {
+			return e
+		}
+		if id := props[i].ID; id != "" {
+			if ids == nil {
+				ids = make(map[string]struct{}, n)
+			}
+			if _, dup := ids[id]; dup {
+				return badRequest("eventId " + quoteShort(id) + " appears more than once in the batch")
+			}
+			ids[id] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, err.(*apiError))
+		return
+	}
+	if err := s.store.Err(); err != nil {
+		writeError(w, storeError(err))
+		return
+	}
+	res, aerr := s.store.Append(r.Context(), streamID, exp.v, props)
+	if aerr != nil {
+		if r.Context().Err() != nil {
+			keep = false
+		}
+		writeAppendError(w, aerr, exp)
+		return
+	}
+	s.metrics.observeAppend(time.Since(start))
+
+	ob := getBuf()
+	b := append((*ob)[:0], okPrefix...)
+	b = append(b, `{"streamId":`...)
+	b = appendPlain(b, res.StreamID)
+	b = append(b, `,"firstVersion":`...)
+	b = appendUint(b, res.FirstVersion)
+	b = append(b, `,"lastVersion":`...)
+	b = appendUint(b, res.LastVersion)
+	b = append(b, `,"firstPosition":`...)
+	b = appendUint(b, res.FirstPosition)
+	b = append(b, `,"lastPosition":`...)
+	b = appendUint(b, res.LastPosition)
+	b = append(b, `,"timestamp":`...)
+	b = appendTime(b, res.Timestamp)
+	b = append(b, `,"events":[`...)
+	for i, a := range res.Events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"eventId":`...)
+		b = appendString(b, a.ID)
+		b = append(b, `,"version":`...)
+		b = appendUint(b, a.Version)
+		b = append(b, `,"position":`...)
+		b = appendUint(b, a.Position)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	status := http.StatusCreated
+	if res.Duplicate {
+		b = append(b, `,"duplicate":true`...)
+		status = http.StatusOK
+	}
+	b = append(b, '}')
+	b = append(b, okSuffix...)
+	writeRaw(w, status, b)
+	*ob = b
+	putBuf(ob)
+}

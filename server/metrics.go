@@ -1,0 +1,139 @@
+package server
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"eventd/engine"
+)
+
+// Metrics is eventd's Prometheus registry. It is the engine's Observer (pass
+// it in engine.Options.Observer) and reads the store's Stats at scrape time.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	appends       prometheus.Counter
+	events        prometheus.Counter
+	bytes         prometheus.Counter
+	fsyncs        prometheus.Counter
+	batches       prometheus.Counter
+	batchEvents   prometheus.Histogram
+	batchAppends  prometheus.Histogram
+	fsyncSeconds  prometheus.Histogram
+	appendSeconds prometheus.Histogram
+
+	mu    sync.Mutex
+	store Store
+}
+
+var _ engine.Observer = (*Metrics)(nil)
+
+// NewMetrics creates the metrics and their registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.appends = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_appends_total", Help: "Append calls written (a batch append counts once)."})
+	m.events = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_events_written_total", Help: "Events written."})
+	m.bytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_bytes_written_total", Help: "Bytes written to the log."})
+	m.fsyncs = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_fsyncs_total", Help: "Fsyncs of the log run by the writer."})
+	m.batches = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_commit_batches_total", Help: "Group-commit batches written."})
+	m.batchEvents = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eventd_commit_batch_events", Help: "Events per group-commit batch.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 8), // 1 … 16384
+	})
+	m.batchAppends = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eventd_commit_batch_appends", Help: "Append calls per group-commit batch.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 10), // 1 … 512
+	})
+	m.fsyncSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eventd_fsync_seconds", Help: "Duration of the log fsyncs.",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 14), // 50µs … 0.4s
+	})
+	m.appendSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eventd_http_append_seconds", Help: "Latency of successful HTTP appends (single and batch), from request to answer.",
+		Buckets: prometheus.ExponentialBuckets(100e-6, 2, 14), // 100µs … 0.8s
+	})
+	m.reg.MustRegister(m.appends, m.events, m.bytes, m.fsyncs, m.batches,
+		m.batchEvents, m.batchAppends, m.fsyncSeconds, m.appendSeconds,
+		statsCollector{m}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is where further metrics may be registered.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Batch implements engine.Observer: called by the writer once per batch.
+func (m *Metrics) Batch(appends, events, bytes int, fsync time.Duration) {
+	m.batches.Inc()
+	m.appends.Add(float64(appends))
+	m.events.Add(float64(events))
+	m.bytes.Add(float64(bytes))
+	m.batchEvents.Observe(float64(events))
+	m.batchAppends.Observe(float64(appends))
+	if fsync > 0 {
+		m.fsyncs.Inc()
+		m.fsyncSeconds.Observe(fsync.Seconds())
+	}
+}
+
+func (m *Metrics) observeAppend(d time.Duration) { m.appendSeconds.Observe(d.Seconds()) }
+
+func (m *Metrics) bind(s Store) {
+	m.mu.Lock()
+	m.store = s
+	m.mu.Unlock()
+}
+
+func (m *Metrics) boundStore() Store {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.store
+}
+
+// statsCollector turns one Stats() call per scrape into gauges.
+type statsCollector struct{ m *Metrics }
+
+var (
+	descHead        = prometheus.NewDesc("eventd_head_position", "Visible (durable) head position: the number of events.", nil, nil)
+	descStreams     = prometheus.NewDesc("eventd_streams", "Streams in the store.", nil, nil)
+	descSegments    = prometheus.NewDesc("eventd_segments", "Segment files of the log.", nil, nil)
+	descDataBytes   = prometheus.NewDesc("eventd_log_bytes", "Bytes of log on disk.", nil, nil)
+	descIndexBytes  = prometheus.NewDesc("eventd_index_memory_bytes", "Estimated RAM used by the index.", nil, nil)
+	descSubscribers = prometheus.NewDesc("eventd_subscribers", "Open subscriptions (SSE and internal).", nil, nil)
+	descFsyncPolicy = prometheus.NewDesc("eventd_fsync_policy", "The fsync policy in force (value 1).", []string{"policy"}, nil)
+	descHealthy     = prometheus.NewDesc("eventd_healthy", "1 when the store has no sticky failure and no corruption found.", nil, nil)
+)
+
+func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descHead, descStreams, descSegments, descDataBytes, descIndexBytes, descSubscribers, descFsyncPolicy, descHealthy} {
+		ch <- d
+	}
+}
+
+func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.m.boundStore()
+	if s == nil {
+		return
+	}
+	st := s.Stats()
+	g := prometheus.GaugeValue
+	ch <- prometheus.MustNewConstMetric(descHead, g, float64(st.Head))
+	ch <- prometheus.MustNewConstMetric(descStreams, g, float64(st.Streams))
+	ch <- prometheus.MustNewConstMetric(descSegments, g, float64(st.Segments))
+	ch <- prometheus.MustNewConstMetric(descDataBytes, g, float64(st.DataBytes))
+	ch <- prometheus.MustNewConstMetric(descIndexBytes, g, float64(st.IndexBytes))
+	ch <- prometheus.MustNewConstMetric(descSubscribers, g, float64(st.Subscribers))
+	ch <- prometheus.MustNewConstMetric(descFsyncPolicy, g, 1, s.Policy())
+	healthy := 1.0
+	if s.Err() != nil || len(s.Problems()) > 0 {
+		healthy = 0
+	}
+	ch <- prometheus.MustNewConstMetric(descHealthy, g, healthy)
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	s.metricsH.ServeHTTP(w, r)
+}

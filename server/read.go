@@ -1,0 +1,310 @@
+package server
+
+import (
+	"encoding/base64"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+
+	"eventd/engine"
+)
+
+// appendEvent renders one event in the API's Event shape; eventData and
+// metadata are written back as the bytes that were stored.
+func appendEvent(b []byte, e *engine.Event) []byte {
+	b = append(b, `{"eventId":`...)
+	b = appendString(b, e.ID)
+	b = append(b, `,"streamId":`...)
+	b = appendString(b, e.StreamID)
+	b = append(b, `,"version":`...)
+	b = appendUint(b, e.Version)
+	b = append(b, `,"position":`...)
+	b = appendUint(b, e.Position)
+	b = append(b, `,"eventType":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"schemaVersion":`...)
+	sv := uint64(e.SchemaVersion)
+	if sv == 0 {
+		sv = 1
+	}
+	b = appendUint(b, sv)
+	b = append(b, `,"eventData":`...)
+	if len(e.Data) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, e.Data...)
+	}
+	b = append(b, `,"metadata":`...)
+	if len(e.Metadata) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, e.Metadata...)
+	}
+	b = append(b, `,"timestamp":`...)
+	b = appendTime(b, e.Timestamp)
+	return append(b, '}')
+}
+
+func appendEvents(b []byte, evs []engine.Event) []byte {
+	b = append(b, '[')
+	for i := range evs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendEvent(b, &evs[i])
+	}
+	return append(b, ']')
+}
+
+// sendData sends the success envelope around the rendered data in *bp.
+func sendOK(w http.ResponseWriter, status int, bp *[]byte) {
+	*bp = append(*bp, okSuffix...)
+	writeRaw(w, status, *bp)
+	putBuf(bp)
+}
+
+func startOK() *[]byte {
+	bp := getBuf()
+	*bp = append((*bp)[:0], okPrefix...)
+	return bp
+}
+
+// handleReadStream is GET /api/events/{streamId}[/{fromVersion}].
+func (s *Server) handleReadStream(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	streamID := ps.ByName("streamId")
+	if e := checkReadStreamID(streamID); e != nil {
+		writeError(w, e)
+		return
+	}
+	q, e := parseQuery(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	from, fromSet, e := q.uint("fromVersion")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if p := ps.ByName("fromVersion"); p != "" {
+		n, err := parseUint(p)
+		if err != nil {
+			writeError(w, badRequest("fromVersion "+quoteShort(p)+" in the path: want a non-negative integer"))
+			return
+		}
+		if fromSet && n != from {
+			writeError(w, badRequest("fromVersion given in the path and the query with different values"))
+			return
+		}
+		from, fromSet = n, true
+	}
+	limit, e := q.limit()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	back, e := q.backward()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if _, e := q.boolean("upcast", true); e != nil { // no schemas yet: accepted, no effect
+		writeError(w, e)
+		return
+	}
+	var page engine.Page
+	switch {
+	case back && fromSet && from == 0: // versions < 0: nothing
+	case back:
+		var err error
+		if page, err = s.store.ReadStream(streamID, from, engine.Backward, limit); err != nil {
+			writeError(w, storeError(err))
+			return
+		}
+	default:
+		var err error
+		if page, err = s.store.ReadStream(streamID, from, engine.Forward, limit); err != nil {
+			writeError(w, storeError(err))
+			return
+		}
+	}
+	// After the read, so that currentVersion is at least every version shown.
+	info, _ := s.store.Stream(streamID)
+	cur := info.Version
+	if n := len(page.Events); n > 0 && page.Events[n-1].Version > cur && !back {
+		cur = page.Events[n-1].Version
+	}
+
+	bp := startOK()
+	b := append(*bp, `{"streamId":`...)
+	b = appendString(b, streamID)
+	b = append(b, `,"events":`...)
+	b = appendEvents(b, page.Events)
+	b = append(b, `,"currentVersion":`...)
+	b = appendUint(b, cur)
+	if page.Next != 0 && len(page.Events) > 0 {
+		b = append(b, `,"nextFromVersion":`...)
+		b = appendUint(b, page.Next)
+	}
+	*bp = append(b, '}')
+	sendOK(w, http.StatusOK, bp)
+}
+
+// handleAll is GET /api/all: the global log.
+func (s *Server) handleAll(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	q, e := parseQuery(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	from, fromSet, e := q.uint("fromPosition")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	limit, e := q.limit()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	back, e := q.backward()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	f, e := filterFrom(q)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if _, e := q.boolean("upcast", true); e != nil {
+		writeError(w, e)
+		return
+	}
+	var page engine.Page
+	if back && fromSet && from == 0 {
+		page.Head = s.store.Head()
+	} else {
+		dir := engine.Forward
+		if back {
+			dir = engine.Backward
+		}
+		var err error
+		if page, err = s.store.ReadAll(from, dir, limit, f); err != nil {
+			writeError(w, storeError(err))
+			return
+		}
+	}
+	head := page.Head
+	if n := len(page.Events); n > 0 {
+		for i := range page.Events {
+			if p := page.Events[i].Position; p > head {
+				head = p
+			}
+		}
+	}
+	bp := startOK()
+	b := append(*bp, `{"events":`...)
+	b = appendEvents(b, page.Events)
+	b = append(b, `,"headPosition":`...)
+	b = appendUint(b, head)
+	if page.Next != 0 && len(page.Events) > 0 {
+		b = append(b, `,"nextFromPosition":`...)
+		b = appendUint(b, page.Next)
+	}
+	*bp = append(b, '}')
+	sendOK(w, http.StatusOK, bp)
+}
+
+// filterFrom reads eventTypes, streamPrefix and excludeSystem.
+func filterFrom(q query) (engine.Filter, *apiError) {
+	var f engine.Filter
+	var e *apiError
+	if f.EventTypes, e = q.eventTypes(); e != nil {
+		return f, e
+	}
+	if f.StreamPrefix, e = q.prefix("streamPrefix"); e != nil {
+		return f, e
+	}
+	if f.ExcludeSystem, e = q.boolean("excludeSystem", false); e != nil {
+		return f, e
+	}
+	return f, nil
+}
+
+func appendStreamInfo(b []byte, si *engine.StreamInfo) []byte {
+	b = append(b, `{"streamId":`...)
+	b = appendString(b, si.ID)
+	b = append(b, `,"currentVersion":`...)
+	b = appendUint(b, si.Version)
+	b = append(b, `,"createdAt":`...)
+	b = appendTime(b, si.CreatedAt)
+	b = append(b, `,"updatedAt":`...)
+	b = appendTime(b, si.UpdatedAt)
+	return append(b, '}')
+}
+
+// handleListStreams is GET /api/streams?prefix=&limit=&cursor=.
+func (s *Server) handleListStreams(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	q, e := parseQuery(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	prefix, e := q.prefix("prefix")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	limit, e := q.limit()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	after := ""
+	if c, ok, e := q.get("cursor"); e != nil {
+		writeError(w, e)
+		return
+	} else if ok && c != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(c)
+		if err != nil || !validReadStreamID(string(raw)) {
+			writeError(w, badRequest("query parameter cursor: not a cursor this server gave out"))
+			return
+		}
+		after = string(raw)
+	}
+	list, more := s.store.ListStreams(prefix, after, limit)
+	bp := startOK()
+	b := append(*bp, `{"streams":[`...)
+	for i := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendStreamInfo(b, &list[i])
+	}
+	b = append(b, ']')
+	if more && len(list) > 0 {
+		b = append(b, `,"nextCursor":"`...)
+		b = base64.RawURLEncoding.AppendEncode(b, []byte(list[len(list)-1].ID))
+		b = append(b, '"')
+	}
+	*bp = append(b, '}')
+	sendOK(w, http.StatusOK, bp)
+}
+
+// handleGetStream is GET /api/streams/{streamId}.
+func (s *Server) handleGetStream(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	id := ps.ByName("streamId")
+	if e := checkReadStreamID(id); e != nil {
+		writeError(w, e)
+		return
+	}
+	info, ok := s.store.Stream(id)
+	if !ok {
+		writeError(w, errf(http.StatusNotFound, codeNotFound, "stream "+quoteShort(id)+" does not exist"))
+		return
+	}
+	bp := startOK()
+	*bp = appendStreamInfo(*bp, &info)
+	sendOK(w, http.StatusOK, bp)
+}

@@ -1,0 +1,177 @@
+// Package server is eventd's REST API (shared/API.md) over an engine.Store:
+// httprouter routes, the JSON envelopes, validation and limits, bearer-key
+// auth, Server-Sent Events subscriptions and Prometheus metrics.
+//
+// The append path is written to stay lean: bodies are checked and cut into
+// fields by a hand-written scanner (jsonscan.go), eventData and metadata
+// are stored as the client's bytes and written back as they are, and
+// answers are built by appending to pooled buffers.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"eventd/engine"
+)
+
+// Store is what the server needs of the engine; *engine.Store has it.
+type Store interface {
+	Append(ctx context.Context, streamID string, expected engine.ExpectedVersion, events []engine.Proposed) (engine.AppendResult, error)
+	ReadStream(streamID string, from uint64, dir engine.Direction, limit int) (engine.Page, error)
+	ReadAll(from uint64, dir engine.Direction, limit int, f engine.Filter) (engine.Page, error)
+	Stream(id string) (engine.StreamInfo, bool)
+	ListStreams(prefix, after string, limit int) ([]engine.StreamInfo, bool)
+	Head() uint64
+	Stats() engine.Stats
+	Err() error
+	Problems() []string
+	Degraded() bool
+	Policy() string
+	Subscribe(from uint64, f engine.Filter) *engine.Subscription
+	SubscribeStream(streamID string, fromVersion, fromPosition uint64) *engine.Subscription
+}
+
+var _ Store = (*engine.Store)(nil)
+
+// Config configures a Server. The zero value works (no auth, default limits).
+type Config struct {
+	MaxBody      int64         // request body limit in bytes; default 4 MiB
+	MaxEventSize int           // eventData+metadata bytes of one event; default 1 MiB
+	Heartbeat    time.Duration // SSE comment-line interval; default 15 s
+	Auth         *Keys         // nil: auth off
+	Metrics      *Metrics      // nil: /metrics serves an empty registry
+	Logger       *slog.Logger  // default slog.Default()
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBody <= 0 {
+		c.MaxBody = 4 << 20
+	}
+	if c.MaxEventSize <= 0 {
+		c.MaxEventSize = 1 << 20
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics()
+	}
+	return c
+}
+
+// Server serves the API. Create it with New; it is an http.Handler.
+type Server struct {
+	store   Store
+	cfg     Config
+	log     *slog.Logger
+	router  *httprouter.Router
+	started time.Time
+	metrics *Metrics
+	// metricsH serves /metrics from the metrics' registry.
+	metricsH http.Handler
+
+	// streams is cancelled by CloseStreams: every SSE answer ends.
+	streams      context.Context
+	closeStreams context.CancelFunc
+}
+
+// route is one entry of the routing table (also checked against the
+// OpenAPI document by the tests).
+type route struct {
+	method, path string
+	role         Role // RoleNone: open
+	sse          bool // takes ?access_token=
+	h            httprouter.Handle
+}
+
+// New returns a Server for store.
+func New(store Store, cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{store: store, cfg: cfg, log: cfg.Logger, started: time.Now(), metrics: cfg.Metrics}
+	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	s.metrics.bind(store)
+	s.metricsH = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, errf(http.StatusNotFound, codeNotFound, "no such endpoint: "+req.Method+" "+req.URL.Path))
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, errf(http.StatusMethodNotAllowed, codeBadRequest, "method "+req.Method+" not allowed on "+req.URL.Path))
+	})
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		s.log.Error("panic serving request", "method", req.Method, "path", req.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		writeError(w, errf(http.StatusInternalServerError, codeInternal, "internal error"))
+	}
+	for _, rt := range s.routes() {
+		h := rt.h
+		if cfg.Auth != nil && rt.role != RoleNone {
+			h = s.authorize(rt.role, rt.sse, h)
+		}
+		r.Handle(rt.method, rt.path, h)
+	}
+	s.router = r
+	return s
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"POST", "/api/events", RoleWrite, false, s.handleAppend},
+		{"GET", "/api/events/:streamId", RoleRead, false, s.handleReadStream},
+		{"GET", "/api/events/:streamId/:fromVersion", RoleRead, false, s.handleReadStream},
+		{"POST", "/api/events/:streamId/replay", RoleWrite, false, s.handleReplay},
+		{"POST", "/api/streams/:streamId/events", RoleWrite, false, s.handleBatch},
+		{"GET", "/api/streams", RoleRead, false, s.handleListStreams},
+		{"GET", "/api/streams/:streamId", RoleRead, false, s.handleGetStream},
+		{"GET", "/api/streams/:streamId/subscribe", RoleRead, true, s.handleSubscribeStream},
+		{"GET", "/api/all", RoleRead, false, s.handleAll},
+		{"GET", "/api/subscribe", RoleRead, true, s.handleSubscribeAll},
+		{"GET", "/api/openapi.json", RoleRead, false, s.handleOpenAPI},
+		{"GET", "/health", RoleNone, false, s.handleHealth},
+		{"GET", "/metrics", RoleRead, false, s.handleMetrics},
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// CloseStreams ends every open SSE subscription (and refuses new ones); call
+// it when shutting down, before http.Server.Shutdown waits for handlers.
+func (s *Server) CloseStreams() { s.closeStreams() }
+
+// storeError maps an engine error to an answer.
+func storeError(err error) *apiError {
+	var wev *engine.WrongExpectedVersionError
+	var failed *engine.FailedError
+	switch {
+	case errors.As(err, &wev):
+		return errf(http.StatusConflict, codeWrongExpected, err.Error())
+	case errors.Is(err, engine.ErrDuplicateEvent):
+		return errf(http.StatusConflict, codeDuplicateEvent, "some, but not all, of the event ids were already written to this stream")
+	case errors.Is(err, engine.ErrInvalidStreamID):
+		return errf(http.StatusBadRequest, codeInvalidStreamID, err.Error())
+	case errors.Is(err, engine.ErrInvalidEvent):
+		return badRequest(err.Error())
+	case errors.As(err, &failed), errors.Is(err, engine.ErrClosed):
+		return errf(http.StatusServiceUnavailable, codeUnavailable, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errf(http.StatusServiceUnavailable, codeUnavailable, "request cancelled before it was written")
+	default:
+		return errf(http.StatusInternalServerError, codeInternal, err.Error())
+	}
+}
