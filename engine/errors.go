@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"eventd/segment"
 )
 
 var (
@@ -16,6 +18,10 @@ var (
 	// ErrInvalidEvent: an event's type, id or sizes are out of bounds, or an
 	// append has no events or too many.
 	ErrInvalidEvent = errors.New("engine: invalid event")
+	// ErrCorrupt is wrapped by every error a read returns for a damaged
+	// record (a *segment.CorruptionError with file and offset): the store
+	// never returns wrong data, and the damage shows in Problems.
+	ErrCorrupt = segment.ErrCorrupt
 	// ErrLocked: another process holds the data directory's LOCK.
 	ErrLocked = errors.New("engine: data directory is locked by another process")
 )

@@ -80,7 +80,7 @@ func TestCorruptionFoundAfterStart(t *testing.T) {
 	}
 	_, err = s.ReadAll(0, Forward, 10000, Filter{})
 	var ce *segment.CorruptionError
-	if !errors.As(err, &ce) || ce.File == "" {
+	if !errors.As(err, &ce) || ce.File == "" || !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("reading over the damage: %v, want a *segment.CorruptionError with the file", err)
 	}
 	// The last events (in a later segment) still read fine.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -412,8 +413,13 @@ func (w *writer) duplicate(r *appendReq) (dup bool, err error) {
 	case found < len(r.events):
 		return false, ErrDuplicateEvent
 	case inBatch == found && sameRef && len(ref.events) == len(r.events):
+		// The answer is the earlier append's, but built from this request's
+		// own strings: a result never aliases another caller's memory.
 		r.res = ref.res
-		r.res.Events = append([]Appended(nil), ref.res.Events...)
+		r.res.Events = make([]Appended, len(ref.res.Events))
+		for i, e := range ref.res.Events {
+			r.res.Events[i] = Appended{ID: r.events[i].ID, Type: strings.Clone(e.Type), Version: e.Version, Position: e.Position}
+		}
 		r.res.Duplicate = true
 		return true, nil
 	case inBatch == 0:
@@ -456,7 +462,7 @@ func (w *writer) earlierAppend(r *appendReq, pos []uint64) (AppendResult, bool) 
 			res.Timestamp = time.Unix(0, rec.Timestamp).UTC()
 		}
 		res.LastVersion = rec.Version
-		res.Events = append(res.Events, Appended{ID: r.events[i].ID, Type: string([]byte(rec.Type)), Version: rec.Version, Position: rec.Position})
+		res.Events = append(res.Events, Appended{ID: r.events[i].ID, Type: strings.Clone(rec.Type), Version: rec.Version, Position: rec.Position})
 		return true
 	})
 	if err != nil || !match || len(res.Events) != n {

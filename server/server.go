@@ -169,6 +169,9 @@ func storeError(err error) *apiError {
 		return badRequest(err.Error())
 	case errors.As(err, &failed), errors.Is(err, engine.ErrClosed):
 		return errf(http.StatusServiceUnavailable, codeUnavailable, err.Error())
+	case errors.Is(err, engine.ErrCorrupt):
+		// Damaged data is never returned: the read fails, /health says degraded.
+		return errf(http.StatusServiceUnavailable, codeUnavailable, "stored data is damaged: "+err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errf(http.StatusServiceUnavailable, codeUnavailable, "request cancelled before it was written")
 	default:
