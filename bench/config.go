@@ -1,0 +1,157 @@
+package bench
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Config is one load-generator run.
+type Config struct {
+	URL         string        `json:"url"`                  // base URL of the daemon, http://127.0.0.1:PORT
+	Concurrency int           `json:"concurrency"`          // workers, one connection each
+	Batch       int           `json:"batch"`                // events per append request (1: POST /api/events)
+	Duration    time.Duration `json:"durationNs,omitempty"` // run length (per phase in --read mode); 0 with Events > 0
+	Events      int64         `json:"events,omitempty"`     // stop after this many events (per phase in --read mode)
+	Size        int           `json:"size"`                 // bytes of eventData per event
+	Streams     int           `json:"streams"`              // streams per worker, round-robined
+	Read        bool          `json:"read"`                 // measure reads instead of appends
+	Seed        int64         `json:"seed"`                 // --read: events appended before measuring (0: read what is there)
+	Limit       int           `json:"limit"`                // --read: page size of stream and $all reads
+	Client      string        `json:"client"`               // "raw" (keep-alive HTTP/1.1 over net.Conn) or "std" (net/http)
+	MaxDuration time.Duration `json:"maxDurationNs"`        // hard bound on a phase when it is bounded by Events
+	JSON        bool          `json:"-"`                    // print the report as JSON instead of a table
+	Quiet       bool          `json:"-"`                    // no progress line
+	RunID       string        `json:"-"`                    // part of every stream id; random when empty
+}
+
+// Defaults.
+const (
+	DefaultConcurrency = 32
+	DefaultBatch       = 1
+	DefaultDuration    = 10 * time.Second
+	DefaultSize        = 200
+	DefaultStreams     = 1
+	DefaultSeed        = 100_000
+	DefaultLimit       = 1000
+	DefaultMaxDuration = 10 * time.Minute
+)
+
+// Bounds checked by Validate.
+const (
+	maxConcurrency = 4096
+	maxBatch       = 10_000 // the API's limit for one batch append
+	maxSize        = 1 << 20
+	maxStreams     = 100_000
+	maxEvents      = 1_000_000_000
+	maxDuration    = 24 * time.Hour
+	maxLimit       = 10_000
+	maxBodyBytes   = 256 << 20
+)
+
+// RegisterFlags binds the generator's flags to c, with their defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.URL, "url", "", "base URL of a running eventd (loopback only), e.g. http://127.0.0.1:2113")
+	fs.IntVar(&c.Concurrency, "concurrency", DefaultConcurrency, "concurrent workers, one keep-alive connection each")
+	fs.IntVar(&c.Batch, "batch", DefaultBatch, "events per append request (1: POST /api/events; more: POST /api/streams/{id}/events)")
+	fs.DurationVar(&c.Duration, "duration", 0, "how long to run (each phase with --read); default 10s unless --events is given")
+	fs.Int64Var(&c.Events, "events", 0, "stop after this many events (each phase with --read) instead of after --duration")
+	fs.IntVar(&c.Size, "size", DefaultSize, "bytes of eventData per event ({\"pad\":\"xx…\"}; 10 is the smallest possible)")
+	fs.IntVar(&c.Streams, "streams", DefaultStreams, "streams per worker, written round-robin with exact expected versions")
+	fs.BoolVar(&c.Read, "read", false, "measure reads: stream pages, $all pages and replay")
+	fs.Int64Var(&c.Seed, "seed", DefaultSeed, "with --read: events to append first (0: read the streams already there)")
+	fs.IntVar(&c.Limit, "limit", DefaultLimit, "with --read: events per page of stream and $all reads")
+	fs.StringVar(&c.Client, "client", "raw", "HTTP client: raw (keep-alive HTTP/1.1 over net.Conn) or std (net/http)")
+	fs.DurationVar(&c.MaxDuration, "max-duration", DefaultMaxDuration, "hard time bound on a phase bounded by --events")
+	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON instead of a table")
+	fs.BoolVar(&c.Quiet, "quiet", false, "no progress line on stderr")
+	fs.StringVar(&c.RunID, "run-id", "", "run id used in stream ids bench-<run-id>-w<k>-s<j> (default random)")
+}
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
+
+// Validate checks c and fills in the defaults that depend on other fields
+// (Duration when neither it nor Events is set). URL may be empty: the
+// caller then starts a daemon and sets it.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if c.URL != "" {
+		if err := checkURL(c.URL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Concurrency < 1 || c.Concurrency > maxConcurrency {
+		bad("--concurrency must be 1…%d, got %d", maxConcurrency, c.Concurrency)
+	}
+	if c.Batch < 1 || c.Batch > maxBatch {
+		bad("--batch must be 1…%d, got %d", maxBatch, c.Batch)
+	}
+	switch {
+	case c.Duration != 0 && c.Events != 0:
+		bad("--duration and --events are exclusive: give one")
+	case c.Duration < 0 || c.Duration > maxDuration:
+		bad("--duration must be positive and at most %s, got %s", maxDuration, c.Duration)
+	case c.Events < 0 || c.Events > maxEvents:
+		bad("--events must be 1…%d, got %d", int64(maxEvents), c.Events)
+	case c.Duration == 0 && c.Events == 0:
+		c.Duration = DefaultDuration
+	}
+	if c.MaxDuration <= 0 || c.MaxDuration > maxDuration {
+		bad("--max-duration must be positive and at most %s, got %s", maxDuration, c.MaxDuration)
+	}
+	if c.Size < 0 || c.Size > maxSize {
+		bad("--size must be 0…%d, got %d", maxSize, c.Size)
+	}
+	if c.Streams < 1 || c.Streams > maxStreams {
+		bad("--streams must be 1…%d, got %d", maxStreams, c.Streams)
+	}
+	if c.Concurrency > 0 && c.Streams > 0 && c.Concurrency*c.Streams > maxStreams {
+		bad("--concurrency × --streams must be at most %d, got %d", maxStreams, c.Concurrency*c.Streams)
+	}
+	if c.Seed < 0 || c.Seed > maxEvents {
+		bad("--seed must be 0…%d, got %d", int64(maxEvents), c.Seed)
+	}
+	if c.Limit < 1 || c.Limit > maxLimit {
+		bad("--limit must be 1…%d, got %d", maxLimit, c.Limit)
+	}
+	if c.Client != "raw" && c.Client != "std" {
+		bad("--client must be raw or std, got %q", c.Client)
+	}
+	if c.RunID != "" && !runIDPattern.MatchString(c.RunID) {
+		bad("--run-id must be 1–32 letters or digits, got %q", c.RunID)
+	}
+	if c.Batch > 0 && c.Size >= 0 && int64(c.Batch)*int64(max(c.Size, eventDataOverhead)+64) > maxBodyBytes {
+		bad("--batch × --size makes request bodies over %d bytes", maxBodyBytes)
+	}
+	return errors.Join(errs...)
+}
+
+// checkURL accepts only http URLs on a loopback address: the generator
+// never sends load anywhere else.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("--url: %v", err)
+	}
+	if u.Scheme != "http" {
+		return fmt.Errorf("--url must be http://127.0.0.1:PORT, got scheme %q", u.Scheme)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("--url must be a bare http://HOST:PORT, got %q", raw)
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--url must target a loopback address (127.0.0.1, ::1, localhost), got %q", host)
+	}
+	return nil
+}
