@@ -93,24 +93,44 @@ func fill(b testing.TB, s *Store, n, streams int) {
 }
 
 // BenchmarkReadAll reads $all in pages of 1000; b.N counts events.
+// api=slice is ReadAll (fresh buffers the events alias), api=func is
+// ReadAllFunc (pooled buffers, events valid during the callback).
 func BenchmarkReadAll(b *testing.B) {
 	s := openT(b, b.TempDir(), Options{Fsync: FsyncNever})
 	defer s.Close()
 	const n = 500_000
 	fill(b, s, n, 1000)
-	b.SetBytes(int64(len(benchData)))
-	b.ResetTimer()
-	start := time.Now()
-	from := uint64(0)
-	for read := 0; read < b.N; {
-		page, err := s.ReadAll(from, Forward, min(1000, b.N-read), Filter{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		read += len(page.Events)
-		from = page.Events[len(page.Events)-1].Position % n
+	for _, pooled := range []bool{false, true} {
+		b.Run(map[bool]string{false: "api=slice", true: "api=func"}[pooled], func(b *testing.B) {
+			b.SetBytes(int64(len(benchData)))
+			b.ReportAllocs()
+			start := time.Now()
+			from := uint64(0)
+			for read := 0; read < b.N; {
+				lim := min(1000, b.N-read)
+				if pooled {
+					var last uint64
+					_, _, err := s.ReadAllFunc(from, Forward, lim, Filter{}, func(e *Event) error {
+						last = e.Position
+						read++
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+					from = last % n
+					continue
+				}
+				page, err := s.ReadAll(from, Forward, lim, Filter{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				read += len(page.Events)
+				from = page.Events[len(page.Events)-1].Position % n
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
 // BenchmarkReadStream reads whole 500-event streams whose events are
@@ -120,17 +140,29 @@ func BenchmarkReadStream(b *testing.B) {
 	defer s.Close()
 	const streams = 1000
 	fill(b, s, 500*streams, streams)
-	b.SetBytes(int64(len(benchData)))
-	b.ResetTimer()
-	start := time.Now()
-	for read, k := 0, 0; read < b.N; k++ {
-		page, err := s.ReadStream(fmt.Sprintf("stream-%d", k%streams), 0, Forward, min(1000, b.N-read))
-		if err != nil {
-			b.Fatal(err)
-		}
-		read += len(page.Events)
+	for _, pooled := range []bool{false, true} {
+		b.Run(map[bool]string{false: "api=slice", true: "api=func"}[pooled], func(b *testing.B) {
+			b.SetBytes(int64(len(benchData)))
+			b.ReportAllocs()
+			start := time.Now()
+			for read, k := 0, 0; read < b.N; k++ {
+				id, lim := fmt.Sprintf("stream-%d", k%streams), min(1000, b.N-read)
+				if pooled {
+					_, _, err := s.ReadStreamFunc(id, 0, Forward, lim, func(e *Event) error { read++; return nil })
+					if err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				page, err := s.ReadStream(id, 0, Forward, lim)
+				if err != nil {
+					b.Fatal(err)
+				}
+				read += len(page.Events)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
 // BenchmarkOpen measures start-up with 1M events, with the index

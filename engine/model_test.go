@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"eventd/segment/vfs"
@@ -205,8 +206,9 @@ func checkStream(t *testing.T, s *Store, m *model, stream string, rng *rand.Rand
 	dir := Direction(rng.IntN(2))
 	var got []Event
 	from := uint64(0)
+	pooled := rng.IntN(2) == 0
 	for i := 0; ; i++ {
-		page, err := s.ReadStream(stream, from, dir, limit)
+		page, err := readStreamVia(s, pooled, stream, from, dir, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,8 +248,9 @@ func checkAll(t *testing.T, s *Store, m *model, rng *rand.Rand) {
 	limit := 1 + rng.IntN(50)
 	var got []Event
 	from := uint64(0)
+	pooled := rng.IntN(2) == 0
 	for i := 0; ; i++ {
-		page, err := s.ReadAll(from, Forward, limit, f)
+		page, err := readAllVia(s, pooled, from, Forward, limit, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,4 +269,40 @@ func checkAll(t *testing.T, s *Store, m *model, rng *rand.Rand) {
 			t.Fatalf("$all event %d: %s/%s at %d, model %+v at %d", i, e.StreamID, e.ID, e.Position, me, want[i]+1)
 		}
 	}
+}
+
+// cloneEvent copies an event out of the read buffer it aliases.
+func cloneEvent(e *Event) Event {
+	c := *e
+	c.StreamID, c.ID, c.Type = strings.Clone(e.StreamID), strings.Clone(e.ID), strings.Clone(e.Type)
+	c.Data, c.Metadata = slices.Clone(e.Data), slices.Clone(e.Metadata)
+	return c
+}
+
+// readAllVia reads with ReadAll or, pooled, with ReadAllFunc.
+func readAllVia(s *Store, pooled bool, from uint64, dir Direction, limit int, f Filter) (Page, error) {
+	if !pooled {
+		return s.ReadAll(from, dir, limit, f)
+	}
+	var p Page
+	var err error
+	p.Next, p.Head, err = s.ReadAllFunc(from, dir, limit, f, func(e *Event) error {
+		p.Events = append(p.Events, cloneEvent(e))
+		return nil
+	})
+	return p, err
+}
+
+// readStreamVia reads with ReadStream or, pooled, with ReadStreamFunc.
+func readStreamVia(s *Store, pooled bool, stream string, from uint64, dir Direction, limit int) (Page, error) {
+	if !pooled {
+		return s.ReadStream(stream, from, dir, limit)
+	}
+	var p Page
+	var err error
+	p.Next, p.Head, err = s.ReadStreamFunc(stream, from, dir, limit, func(e *Event) error {
+		p.Events = append(p.Events, cloneEvent(e))
+		return nil
+	})
+	return p, err
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"eventd/segment"
@@ -32,26 +33,45 @@ const (
 // from, oldest first. Backward: versions < from, newest first (from 0 means
 // from the end). A stream that does not exist gives an empty page.
 func (s *Store) ReadStream(streamID string, from uint64, dir Direction, limit int) (Page, error) {
-	head := s.Head()
-	page := Page{Head: head}
+	var evs []Event
+	next, head, err := s.readStream(streamID, from, dir, limit, false, func(e *Event) error {
+		evs = append(evs, *e)
+		return nil
+	})
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{Events: evs, Next: next, Head: head}, nil
+}
+
+// ReadStreamFunc is ReadStream without the slice: fn is called with each
+// event in reading order and must not keep the event, or anything it
+// points to, after it returns (the read buffers are reused). An error from
+// fn ends the read and is returned. next and head are Page.Next and Page.Head.
+func (s *Store) ReadStreamFunc(streamID string, from uint64, dir Direction, limit int, fn func(*Event) error) (next, head uint64, err error) {
+	return s.readStream(streamID, from, dir, limit, true, fn)
+}
+
+func (s *Store) readStream(streamID string, from uint64, dir Direction, limit int, pooled bool, fn func(*Event) error) (next, head uint64, err error) {
+	head = s.Head()
 	if limit <= 0 {
-		return page, nil
+		return 0, head, nil
 	}
 	st, ok := s.ix.Stream(streamID)
 	if !ok {
-		return page, nil
+		return 0, head, nil
 	}
 	pos := visible(st.Positions, head)
 	ver := uint64(len(pos))
 	var sel []uint64
 	if dir == Forward {
 		if from >= ver {
-			return page, nil
+			return 0, head, nil
 		}
 		end := min(from+uint64(limit), ver)
 		sel = pos[from:end]
 		if end < ver {
-			page.Next = end
+			next = end
 		}
 	} else {
 		top := ver // versions < from, i.e. indexes < from-1
@@ -62,115 +82,136 @@ func (s *Store) ReadStream(streamID string, from uint64, dir Direction, limit in
 		if top > uint64(limit) {
 			start = top - uint64(limit)
 		}
-		sel = pos[start:top]
+		sel = slices.Clone(pos[start:top])
+		slices.Reverse(sel) // newest first; scanLocs takes any order
 		if start > 0 {
-			page.Next = start + 1
+			next = start + 1
 		}
 	}
-	evs, err := s.readPositions(sel)
+	var e Event // one for the whole read: fn must not keep it
+	err = s.scanPositions(sel, pooled, func(rec *segment.Record) bool {
+		e = toEvent(rec)
+		err = fn(&e)
+		return err == nil
+	})
 	if err != nil {
-		return Page{}, err
+		return 0, 0, err
 	}
-	if dir == Backward {
-		slices.Reverse(evs)
-	}
-	page.Events = evs
-	return page, nil
+	return next, head, nil
 }
 
 // ReadAll reads up to limit events of the global log matching f. Forward:
 // positions > from. Backward: positions < from (0: from the head). With a
 // filter, one call examines at most scanBudget events; Next then says where
-// to go on even if the page is short.
+// to go on even if the page is short (or empty).
 func (s *Store) ReadAll(from uint64, dir Direction, limit int, f Filter) (Page, error) {
-	head := s.Head()
-	page := Page{Head: head}
+	var evs []Event
+	next, head, err := s.readAll(from, dir, limit, f, false, func(e *Event) error {
+		evs = append(evs, *e)
+		return nil
+	})
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{Events: evs, Next: next, Head: head}, nil
+}
+
+// ReadAllFunc is ReadAll without the slice: fn is called with each matching
+// event in reading order and must not keep the event, or anything it points
+// to, after it returns (the read buffers are reused). An error from fn ends
+// the read and is returned. next and head are Page.Next and Page.Head.
+func (s *Store) ReadAllFunc(from uint64, dir Direction, limit int, f Filter, fn func(*Event) error) (next, head uint64, err error) {
+	return s.readAll(from, dir, limit, f, true, fn)
+}
+
+func (s *Store) readAll(from uint64, dir Direction, limit int, f Filter, pooled bool, fn func(*Event) error) (next, head uint64, err error) {
+	head = s.Head()
 	if limit <= 0 {
-		return page, nil
+		return 0, head, nil
 	}
 	m := newMatcher(f)
 	var locs []uint64
 	var last uint64 // last position examined
-	budget := scanBudget
+	budget, n := scanBudget, 0
+	var e Event // one for the whole read: fn must not keep it
+	emit := func(rec *segment.Record) bool {
+		last = rec.Position
+		budget--
+		if m.match(rec) {
+			e = toEvent(rec)
+			if err = fn(&e); err != nil {
+				return false
+			}
+			n++
+		}
+		return n < limit && budget > 0
+	}
 	if dir == Forward {
-		for p := from + 1; p <= head && len(page.Events) < limit && budget > 0; {
-			n := int(min(head-p+1, scanChunk))
+		for p := from + 1; p <= head && n < limit && budget > 0 && err == nil; {
+			k := int(min(head-p+1, scanChunk))
 			if m.all {
-				n = min(n, limit-len(page.Events))
+				k = min(k, limit-n)
 			}
-			locs = s.ix.LocateRange(p, n, locs[:0])
-			if len(locs) != n {
-				return Page{}, fmt.Errorf("engine: index has no location for position %d", p+uint64(len(locs)))
+			locs = s.ix.LocateRange(p, k, locs[:0])
+			if len(locs) != k {
+				return 0, 0, fmt.Errorf("engine: index has no location for position %d", p+uint64(len(locs)))
 			}
-			err := s.scan(locs, p, func(rec *segment.Record) bool {
-				last = rec.Position
-				budget--
-				if m.match(rec) {
-					page.Events = append(page.Events, toEvent(rec))
-				}
-				return len(page.Events) < limit && budget > 0
-			})
-			if err != nil {
-				return Page{}, err
+			if serr := s.scanLocs(locs, nil, p, pooled, emit); serr != nil {
+				return 0, 0, serr
 			}
-			p += uint64(n)
+			p += uint64(k)
 		}
-		if last != 0 && last < head && (len(page.Events) == limit || budget == 0) {
-			page.Next = last
+		if err != nil {
+			return 0, 0, err
 		}
-		return page, nil
+		if last != 0 && last < head && (n == limit || budget == 0) {
+			next = last
+		}
+		return next, head, nil
 	}
 
 	hi := head
 	if from != 0 && from-1 < head {
 		hi = from - 1
 	}
-	for hi >= 1 && len(page.Events) < limit && budget > 0 {
-		n := min(hi, scanChunk)
+	pos := make([]uint64, 0, scanChunk)
+	for hi >= 1 && n < limit && budget > 0 && err == nil {
+		k := min(hi, scanChunk)
 		if m.all {
-			n = min(n, uint64(limit-len(page.Events)))
+			k = min(k, uint64(limit-n))
 		}
-		lo := hi - n + 1
-		locs = s.ix.LocateRange(lo, int(n), locs[:0])
-		if uint64(len(locs)) != n {
-			return Page{}, fmt.Errorf("engine: index has no location for position %d", lo+uint64(len(locs)))
+		lo := hi - k + 1
+		pos = pos[:0]
+		for p := hi; p >= lo; p-- {
+			pos = append(pos, p)
 		}
-		var chunk []Event
-		err := s.scan(locs, lo, func(rec *segment.Record) bool {
-			chunk = append(chunk, toEvent(rec))
-			return true
-		})
-		if err != nil {
-			return Page{}, err
-		}
-		for i := len(chunk) - 1; i >= 0 && len(page.Events) < limit && budget > 0; i-- {
-			last = chunk[i].Position
-			budget--
-			if m.matchEvent(&chunk[i]) {
-				page.Events = append(page.Events, chunk[i])
-			}
+		if serr := s.scanPositions(pos, pooled, emit); serr != nil {
+			return 0, 0, serr
 		}
 		hi = lo - 1
 	}
-	if last > 1 && (len(page.Events) == limit || budget == 0) {
-		page.Next = last
+	if err != nil {
+		return 0, 0, err
 	}
-	return page, nil
+	if last > 1 && (n == limit || budget == 0) {
+		next = last
+	}
+	return next, head, nil
 }
 
 // readPositions reads the events at the given positions, in that order.
 func (s *Store) readPositions(pos []uint64) ([]Event, error) {
 	evs := make([]Event, 0, len(pos))
-	err := s.scanPositions(pos, func(rec *segment.Record) bool {
+	err := s.scanPositions(pos, false, func(rec *segment.Record) bool {
 		evs = append(evs, toEvent(rec))
 		return true
 	})
 	return evs, err
 }
 
-// scanPositions calls fn with the record at each position, in order, until
-// fn returns false.
-func (s *Store) scanPositions(pos []uint64, fn func(*segment.Record) bool) error {
+// scanPositions calls fn with the record at each position, in the given
+// order, until fn returns false.
+func (s *Store) scanPositions(pos []uint64, pooled bool, fn func(*segment.Record) bool) error {
 	locs := make([]uint64, len(pos))
 	for i, p := range pos {
 		l, ok := s.ix.Locate(p)
@@ -179,21 +220,20 @@ func (s *Store) scanPositions(pos []uint64, fn func(*segment.Record) bool) error
 		}
 		locs[i] = l
 	}
-	return s.scanLocs(locs, pos, 0, fn)
+	return s.scanLocs(locs, pos, 0, pooled, fn)
 }
 
-// scan is scanPositions for the consecutive positions first, first+1, …
-func (s *Store) scan(locs []uint64, first uint64, fn func(*segment.Record) bool) error {
-	return s.scanLocs(locs, nil, first, fn)
-}
+// readBufs recycles read buffers for the pooled (callback) reads.
+var readBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // scanLocs decodes the records at locs and calls fn with each, in order,
 // until fn returns false. The position of record i must be pos[i] (or
 // first+i when pos is nil): anything else is corruption. Records near each
 // other in one segment are read with one pread; every record's checksum is
-// verified. Records passed to fn alias a fresh buffer, so events made from
-// them stay valid.
-func (s *Store) scanLocs(locs, pos []uint64, first uint64, fn func(*segment.Record) bool) error {
+// verified. Records passed to fn alias the read buffer: a fresh one, so
+// events made from them stay valid, unless pooled, when the buffer is
+// reused as soon as fn has seen the records in it.
+func (s *Store) scanLocs(locs, pos []uint64, first uint64, pooled bool, fn func(*segment.Record) bool) error {
 	for i := 0; i < len(locs); {
 		seg := segment.LocSegment(locs[i])
 		lo, hi := segment.LocOffset(locs[i]), segment.LocOffset(locs[i])
@@ -206,34 +246,61 @@ func (s *Store) scanLocs(locs, pos []uint64, first uint64, fn func(*segment.Reco
 			}
 			lo, hi = nlo, nhi
 		}
-		buf := make([]byte, hi-lo+readSlack)
-		n, err := s.log.ReadAt(seg, buf, lo)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return s.readFailed(fmt.Errorf("engine: reading segment %d at %d: %w", seg, lo, err))
+		var bp *[]byte
+		var buf []byte
+		if pooled {
+			bp = readBufs.Get().(*[]byte)
+			if int64(cap(*bp)) < hi-lo+readSlack {
+				*bp = make([]byte, hi-lo+readSlack)
+			}
+			buf = (*bp)[:hi-lo+readSlack]
+		} else {
+			buf = make([]byte, hi-lo+readSlack)
 		}
-		buf = buf[:n]
-		for k := i; k < j; k++ {
-			want := first + uint64(k)
-			if pos != nil {
-				want = pos[k]
-			}
-			rec, err := s.decodeAt(buf, locs[k], lo)
-			if err != nil {
-				return s.readFailed(err)
-			}
-			if rec.Position != want {
-				return s.readFailed(&segment.CorruptionError{
-					File: s.segmentPath(seg), Offset: segment.LocOffset(locs[k]),
-					Err: fmt.Errorf("%w: record holds position %d, the index says %d", segment.ErrCorrupt, rec.Position, want),
-				})
-			}
-			if !fn(&rec) {
-				return nil
-			}
+		done, err := s.scanGroup(buf, seg, lo, locs[i:j], pos, first+uint64(i), i, fn)
+		if bp != nil {
+			readBufs.Put(bp)
+		}
+		if err != nil || done {
+			return err
 		}
 		i = j
 	}
 	return nil
+}
+
+// scanGroup reads one span of segment seg starting at lo into buf and
+// calls fn with the records at locs (record k's position is pos[off+k], or
+// first+k when pos is nil). done: fn asked to stop.
+func (s *Store) scanGroup(buf []byte, seg uint32, lo int64, locs, pos []uint64, first uint64, off int, fn func(*segment.Record) bool) (done bool, err error) {
+	{
+		n, err := s.log.ReadAt(seg, buf, lo)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return true, s.readFailed(fmt.Errorf("engine: reading segment %d at %d: %w", seg, lo, err))
+		}
+		buf = buf[:n]
+	}
+	var rec segment.Record // one per group: fn must not keep it
+	for k := range locs {
+		want := first + uint64(k)
+		if pos != nil {
+			want = pos[off+k]
+		}
+		rec, err = s.decodeAt(buf, locs[k], lo)
+		if err != nil {
+			return true, s.readFailed(err)
+		}
+		if rec.Position != want {
+			return true, s.readFailed(&segment.CorruptionError{
+				File: s.segmentPath(seg), Offset: segment.LocOffset(locs[k]),
+				Err: fmt.Errorf("%w: record holds position %d, the index says %d", segment.ErrCorrupt, rec.Position, want),
+			})
+		}
+		if !fn(&rec) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // decodeAt decodes the record at loc from buf (which starts at offset base

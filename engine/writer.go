@@ -449,7 +449,7 @@ func (w *writer) earlierAppend(r *appendReq, pos []uint64) (AppendResult, bool) 
 		Duplicate:     true,
 	}
 	match := true
-	err := w.s.scanPositions(pos, func(rec *segment.Record) bool {
+	err := w.s.scanPositions(pos, true, func(rec *segment.Record) bool {
 		i := len(res.Events)
 		// The records carry their place in their append: it must be all of it.
 		if rec.StreamID != r.streamID || rec.EventID != r.events[i].ID ||

@@ -112,39 +112,47 @@ func (s *Server) handleReadStream(w http.ResponseWriter, r *http.Request, ps htt
 		writeError(w, e)
 		return
 	}
-	var page engine.Page
-	switch {
-	case back && fromSet && from == 0: // versions < 0: nothing
-	case back:
+	// Events are rendered straight from the read buffers (ReadStreamFunc):
+	// no copy, no slice of events.
+	bp := startOK()
+	b := append(*bp, `{"streamId":`...)
+	b = appendString(b, streamID)
+	b = append(b, `,"events":[`...)
+	var next, lastVersion uint64
+	if !(back && fromSet && from == 0) { // versions < 0: nothing
+		dir := engine.Forward
+		if back {
+			dir = engine.Backward
+		}
+		n := 0
 		var err error
-		if page, err = s.store.ReadStream(streamID, from, engine.Backward, limit); err != nil {
+		next, _, err = s.store.ReadStreamFunc(streamID, from, dir, limit, func(e *engine.Event) error {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = appendEvent(b, e)
+			lastVersion = max(lastVersion, e.Version)
+			n++
+			return nil
+		})
+		if err != nil {
+			*bp = b[:0]
+			putBuf(bp)
 			writeError(w, storeError(err))
 			return
 		}
-	default:
-		var err error
-		if page, err = s.store.ReadStream(streamID, from, engine.Forward, limit); err != nil {
-			writeError(w, storeError(err))
-			return
+		if n == 0 {
+			next = 0
 		}
 	}
 	// After the read, so that currentVersion is at least every version shown.
 	info, _ := s.store.Stream(streamID)
-	cur := info.Version
-	if n := len(page.Events); n > 0 && page.Events[n-1].Version > cur && !back {
-		cur = page.Events[n-1].Version
-	}
-
-	bp := startOK()
-	b := append(*bp, `{"streamId":`...)
-	b = appendString(b, streamID)
-	b = append(b, `,"events":`...)
-	b = appendEvents(b, page.Events)
-	b = append(b, `,"currentVersion":`...)
+	cur := max(info.Version, lastVersion)
+	b = append(b, `],"currentVersion":`...)
 	b = appendUint(b, cur)
-	if page.Next != 0 && len(page.Events) > 0 {
+	if next != 0 {
 		b = append(b, `,"nextFromVersion":`...)
-		b = appendUint(b, page.Next)
+		b = appendUint(b, next)
 	}
 	*bp = append(b, '}')
 	sendOK(w, http.StatusOK, bp)
@@ -181,36 +189,41 @@ func (s *Server) handleAll(w http.ResponseWriter, r *http.Request, _ httprouter.
 		writeError(w, e)
 		return
 	}
-	var page engine.Page
-	if back && fromSet && from == 0 {
-		page.Head = s.store.Head()
+	bp := startOK()
+	b := append(*bp, `{"events":[`...)
+	var next, head uint64
+	if back && fromSet && from == 0 { // positions < 0: nothing
+		head = s.store.Head()
 	} else {
 		dir := engine.Forward
 		if back {
 			dir = engine.Backward
 		}
+		n := 0
 		var err error
-		if page, err = s.store.ReadAll(from, dir, limit, f); err != nil {
+		next, head, err = s.store.ReadAllFunc(from, dir, limit, f, func(e *engine.Event) error {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			b = appendEvent(b, e)
+			head = max(head, e.Position)
+			n++
+			return nil
+		})
+		if err != nil {
+			*bp = b[:0]
+			putBuf(bp)
 			writeError(w, storeError(err))
 			return
 		}
 	}
-	head := page.Head
-	if n := len(page.Events); n > 0 {
-		for i := range page.Events {
-			if p := page.Events[i].Position; p > head {
-				head = p
-			}
-		}
-	}
-	bp := startOK()
-	b := append(*bp, `{"events":`...)
-	b = appendEvents(b, page.Events)
-	b = append(b, `,"headPosition":`...)
+	b = append(b, `],"headPosition":`...)
 	b = appendUint(b, head)
-	if page.Next != 0 && len(page.Events) > 0 {
+	// Present whenever more may follow, even after a filtered page that
+	// found nothing within its scan budget.
+	if next != 0 {
 		b = append(b, `,"nextFromPosition":`...)
-		b = appendUint(b, page.Next)
+		b = appendUint(b, next)
 	}
 	*bp = append(b, '}')
 	sendOK(w, http.StatusOK, bp)

@@ -28,6 +28,8 @@ type Store interface {
 	Append(ctx context.Context, streamID string, expected engine.ExpectedVersion, events []engine.Proposed) (engine.AppendResult, error)
 	ReadStream(streamID string, from uint64, dir engine.Direction, limit int) (engine.Page, error)
 	ReadAll(from uint64, dir engine.Direction, limit int, f engine.Filter) (engine.Page, error)
+	ReadStreamFunc(streamID string, from uint64, dir engine.Direction, limit int, fn func(*engine.Event) error) (next, head uint64, err error)
+	ReadAllFunc(from uint64, dir engine.Direction, limit int, f engine.Filter, fn func(*engine.Event) error) (next, head uint64, err error)
 	Stream(id string) (engine.StreamInfo, bool)
 	ListStreams(prefix, after string, limit int) ([]engine.StreamInfo, bool)
 	Head() uint64
