@@ -48,6 +48,9 @@ func (s *Store) recoverIndex(dd *dedupe) error {
 	// (entries wait for a batch to fill) are cloned.
 	err = s.log.Replay(from, func(r *segment.Record, loc uint64) error {
 		if r.Position > ixHead {
+			if r.Position != ix.Head()+uint64(len(entries))+1 {
+				return fmt.Errorf("%w: log replay gives position %d after %d", ErrCorrupt, r.Position, ix.Head()+uint64(len(entries)))
+			}
 			entries = append(entries, index.Entry{Pos: r.Position, StreamID: strings.Clone(r.StreamID), Loc: loc, Timestamp: r.Timestamp})
 			if len(entries) == replayBatch {
 				ix.Apply(entries)
@@ -113,7 +116,7 @@ func (s *Store) loadCheckpoint(dd *dedupe) (*index.Index, uint64, error) {
 // writeCheckpoint writes the index and dedupe table atomically (temp file,
 // fsync, rename, fsync dir). Only while the writer is stopped (Close).
 func (s *Store) writeCheckpoint() error {
-	return s.saveCheckpoint(s.ix, s.w.dd.encode(s.Head()))
+	return s.saveCheckpoint(s.ix, encodeDedupe(s.w.dd.live(), s.Head()))
 }
 
 func (s *Store) saveCheckpoint(ix *index.Index, extra []byte) error {
@@ -167,8 +170,11 @@ func (w *writer) maybeCheckpoint() {
 	}
 	w.sinceCkpt = 0
 	w.ckptActive = true
-	extra := w.dd.encode(w.s.head.Load())
-	go func() { w.ckptDone <- w.s.saveCheckpoint(w.s.ix, extra) }()
+	// The live dedupe entries are copied by slice header only: entries are
+	// never changed in place (see dedupe.expire), so encoding them in the
+	// background is safe and the writer does not stall on a large table.
+	live, covers := w.dd.live(), w.s.head.Load()
+	go func() { w.ckptDone <- w.s.saveCheckpoint(w.s.ix, encodeDedupe(live, covers)) }()
 }
 
 // waitCheckpoint waits for a background checkpoint still running.

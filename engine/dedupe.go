@@ -65,9 +65,9 @@ func (d *dedupe) expire(now int64) {
 	}
 	d.start = i
 	if d.start > 1024 && d.start > len(d.fifo)/2 {
-		n := copy(d.fifo, d.fifo[d.start:])
-		clear(d.fifo[n:])
-		d.fifo = d.fifo[:n]
+		// A new array, never a copy in place: a checkpoint may be encoding
+		// the old one in the background (see live).
+		d.fifo = append(make([]ddEntry, 0, 2*(len(d.fifo)-d.start)), d.fifo[d.start:]...)
 		d.start = 0
 	}
 }
@@ -83,8 +83,12 @@ func (d *dedupe) expire(now int64) {
 // positions after it are rebuilt from the log.
 const ddEntrySize = 24
 
-func (d *dedupe) encode(covers uint64) []byte {
-	live := d.fifo[d.start:]
+// live returns the live entries. The slice stays valid and unchanged while
+// the table goes on (entries are only appended after it or dropped by
+// moving to a new array), so it may be read from another goroutine.
+func (d *dedupe) live() []ddEntry { return d.fifo[d.start:len(d.fifo):len(d.fifo)] }
+
+func encodeDedupe(live []ddEntry, covers uint64) []byte {
 	b := make([]byte, 12, 12+len(live)*ddEntrySize)
 	binary.LittleEndian.PutUint64(b, covers)
 	binary.LittleEndian.PutUint32(b[8:], uint32(len(live)))

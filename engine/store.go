@@ -18,6 +18,16 @@ import (
 
 // Limits enforced by the engine (the server checks the same, with nicer errors).
 const (
+	// MaxEventSizeLimit caps Options.MaxEventSize: one record must fit the
+	// format's record limit with room for its other fields.
+	MaxEventSizeLimit = segment.MaxRecordSize - 64<<10
+	// maxAppendBytes caps one append's encoded size, and maxBatchBytesLimit
+	// Options.MaxBatchBytes, so that a frame never reaches the format's
+	// frame limit (1 GiB): a too-large append is refused up front instead
+	// of failing the write (which would be sticky for everyone).
+	maxAppendBytes     = 512 << 20
+	maxBatchBytesLimit = 256 << 20
+
 	MaxStreamIDLen  = 200
 	MaxEventTypeLen = 128
 	MaxEventIDLen   = 128
@@ -79,6 +89,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxEventSize <= 0 {
 		o.MaxEventSize = 1 << 20
 	}
+	o.MaxEventSize = min(o.MaxEventSize, MaxEventSizeLimit)
+	o.MaxBatchBytes = min(o.MaxBatchBytes, maxBatchBytesLimit)
 	if o.DedupeWindow <= 0 {
 		o.DedupeWindow = 10 * time.Minute
 	}
@@ -117,7 +129,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	s.log, err = segment.Open(filepath.Join(dir, "log"), segment.Options{
 		FS:            s.fs,
 		SegmentSize:   opts.SegmentSize,
-		MaxRecordSize: opts.MaxEventSize + 64<<10,
+		MaxRecordSize: min(opts.MaxEventSize+64<<10, segment.MaxRecordSize),
 		VerifyFull:    opts.VerifyFull,
 		Repair:        opts.Repair,
 		Logger:        s.logger,
@@ -131,6 +143,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.head.Store(s.ix.Head())
 	s.w = newWriter(s, dd)
+	// Timestamps never go backwards in the log, across restarts too.
+	if h := s.Head(); h > 0 {
+		err := s.scanPositions([]uint64{h}, true, func(r *segment.Record) bool {
+			s.w.lastTS = r.Timestamp
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.bgCancel = cancel
 	s.bg.Add(2)

@@ -59,8 +59,16 @@ func (sub *Subscription) Next(ctx context.Context, max int) ([]Event, error) {
 		} else {
 			evs, err = sub.nextStream(max)
 		}
-		if err != nil || len(evs) > 0 {
-			return evs, err
+		if err != nil {
+			select {
+			case <-s.closed:
+				return nil, ErrClosed // a read cut short by Close
+			default:
+			}
+			return nil, err
+		}
+		if len(evs) > 0 {
+			return evs, nil
 		}
 		select {
 		case <-moved:
@@ -100,10 +108,11 @@ func (sub *Subscription) nextStream(max int) ([]Event, error) {
 		if !ok {
 			return nil, nil
 		}
-		pos := visible(st.Positions, s.Head())
+		head := s.Head() // once: the two checks below must agree
+		pos := visible(st.Positions, head)
 		// Versions whose position is ≤ fromPos were seen already.
 		sub.cursor = uint64(sort.Search(len(pos), func(i int) bool { return pos[i] > sub.fromPos }))
-		if sub.fromPos > s.Head() && sub.cursor == uint64(len(pos)) {
+		if sub.fromPos > head && sub.cursor == uint64(len(pos)) {
 			return nil, nil // the position is not reached yet: keep it
 		}
 		sub.fromPos = 0

@@ -387,13 +387,14 @@ func (w *writer) key(stream, id string) uint64 {
 func (w *writer) duplicate(r *appendReq) (dup bool, err error) {
 	found, inBatch, sameRef := 0, 0, true
 	var ref *appendReq // the earlier request, when found in this batch
-	var pos []uint64   // positions, when found in the log
+	var pos []uint64   // positions of hash hits in the dedupe table
+	var idx []int      // … and the events they are for
 	for i := range r.events {
 		if r.gen != nil && r.gen[i] {
 			continue
 		}
 		k := w.key(r.streamID, r.events[i].ID)
-		if br, ok := w.batchIDs[k]; ok {
+		if br, ok := w.batchIDs[k]; ok && br.req.events[br.idx].ID == r.events[i].ID {
 			found++
 			inBatch++
 			if br.idx != i || (ref != nil && ref != br.req) {
@@ -403,9 +404,18 @@ func (w *writer) duplicate(r *appendReq) (dup bool, err error) {
 			continue
 		}
 		if p, ok := w.dd.get(k); ok {
-			found++
 			pos = append(pos, p)
+			idx = append(idx, i)
 		}
+	}
+	// A hash hit is only a candidate: read the event back and compare, so
+	// a collision can neither suppress a new event nor refuse it.
+	var recs []verified
+	if len(pos) > 0 {
+		if recs, err = w.verifyHits(r, pos, idx); err != nil {
+			return false, err
+		}
+		found += len(recs)
 	}
 	switch {
 	case found == 0:
@@ -423,7 +433,7 @@ func (w *writer) duplicate(r *appendReq) (dup bool, err error) {
 		r.res.Duplicate = true
 		return true, nil
 	case inBatch == 0:
-		if res, ok := w.earlierAppend(r, pos); ok {
+		if res, ok := earlierAppend(r, recs); ok {
 			r.res = res
 			return true, nil
 		}
@@ -431,42 +441,59 @@ func (w *writer) duplicate(r *appendReq) (dup bool, err error) {
 	return false, ErrDuplicateEvent
 }
 
-// earlierAppend reads the events at pos from the log and, if they are
-// exactly one earlier append of r's stream with r's ids in r's order,
-// returns that append's result.
-func (w *writer) earlierAppend(r *appendReq, pos []uint64) (AppendResult, bool) {
-	n := len(pos)
-	for i := range pos {
-		if pos[i] != pos[0]+uint64(i) {
-			return AppendResult{}, false
+// verified is an event of the log whose id matched one of r's.
+type verified struct {
+	idx                    int // the event of r it matches
+	pos, version           uint64
+	ts                     int64
+	typ                    string
+	appendIndex, appendLen uint32
+}
+
+// verifyHits reads the events at pos and keeps those that really are
+// r.events[idx[i]] of r's stream.
+func (w *writer) verifyHits(r *appendReq, pos []uint64, idx []int) ([]verified, error) {
+	out := make([]verified, 0, len(pos))
+	i := 0
+	err := w.s.scanPositions(pos, true, func(rec *segment.Record) bool {
+		if rec.StreamID == r.streamID && rec.EventID == r.events[idx[i]].ID {
+			out = append(out, verified{idx: idx[i], pos: rec.Position, version: rec.Version, ts: rec.Timestamp,
+				typ: strings.Clone(rec.Type), appendIndex: rec.AppendIndex, appendLen: rec.AppendLen})
 		}
+		i++
+		return true
+	})
+	if err != nil {
+		// A damaged record cannot prove anything: refuse rather than guess.
+		return nil, fmt.Errorf("%w: checking event ids against the log: %v", ErrDuplicateEvent, err)
+	}
+	return out, nil
+}
+
+// earlierAppend reports whether the verified events (one per event of r,
+// in r's order) are exactly one earlier append — consecutive positions,
+// each carrying its place in an append of r's length — and returns that
+// append's result.
+func earlierAppend(r *appendReq, recs []verified) (AppendResult, bool) {
+	n := len(recs)
+	if n != len(r.events) {
+		return AppendResult{}, false
 	}
 	res := AppendResult{
 		StreamID:      r.streamID,
-		FirstPosition: pos[0],
-		LastPosition:  pos[n-1],
-		Events:        make([]Appended, 0, n),
+		FirstVersion:  recs[0].version,
+		LastVersion:   recs[n-1].version,
+		FirstPosition: recs[0].pos,
+		LastPosition:  recs[n-1].pos,
+		Timestamp:     time.Unix(0, recs[0].ts).UTC(),
+		Events:        make([]Appended, n),
 		Duplicate:     true,
 	}
-	match := true
-	err := w.s.scanPositions(pos, true, func(rec *segment.Record) bool {
-		i := len(res.Events)
-		// The records carry their place in their append: it must be all of it.
-		if rec.StreamID != r.streamID || rec.EventID != r.events[i].ID ||
-			rec.AppendIndex != uint32(i) || rec.AppendLen != uint32(n) {
-			match = false
-			return false
+	for i, v := range recs {
+		if v.idx != i || v.pos != recs[0].pos+uint64(i) || v.appendIndex != uint32(i) || v.appendLen != uint32(n) {
+			return AppendResult{}, false
 		}
-		if i == 0 {
-			res.FirstVersion = rec.Version
-			res.Timestamp = time.Unix(0, rec.Timestamp).UTC()
-		}
-		res.LastVersion = rec.Version
-		res.Events = append(res.Events, Appended{ID: r.events[i].ID, Type: strings.Clone(rec.Type), Version: rec.Version, Position: rec.Position})
-		return true
-	})
-	if err != nil || !match || len(res.Events) != n {
-		return AppendResult{}, false
+		res.Events[i] = Appended{ID: r.events[i].ID, Type: v.typ, Version: v.version, Position: v.pos}
 	}
 	return res, true
 }
@@ -509,11 +536,47 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 		}
 		r.bytes += len(streamID) + len(e.ID) + len(e.Type) + len(e.Data) + len(e.Metadata) + 64
 	}
+	if r.bytes > maxAppendBytes {
+		return AppendResult{}, fmt.Errorf("%w: the append is about %d bytes, above the limit of %d", ErrInvalidEvent, r.bytes, maxAppendBytes)
+	}
+	if err := repeatedID(r); err != nil {
+		return AppendResult{}, err
+	}
 	if err := s.w.enqueue(r); err != nil {
 		return AppendResult{}, err
 	}
 	<-r.done
 	return r.res, r.err
+}
+
+// repeatedID refuses an append that names one client event id twice: ids
+// are unique per stream, and such an append could never be retried
+// idempotently.
+func repeatedID(r *appendReq) error {
+	if len(r.events) < 2 {
+		return nil
+	}
+	if len(r.events) <= 16 { // small appends: no map
+		for i := range r.events {
+			for j := 0; j < i; j++ {
+				if !(r.gen != nil && (r.gen[i] || r.gen[j])) && r.events[i].ID == r.events[j].ID {
+					return fmt.Errorf("%w: event id %q appears twice in one append", ErrInvalidEvent, r.events[i].ID)
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]struct{}, len(r.events))
+	for i := range r.events {
+		if r.gen != nil && r.gen[i] {
+			continue
+		}
+		if _, ok := seen[r.events[i].ID]; ok {
+			return fmt.Errorf("%w: event id %q appears twice in one append", ErrInvalidEvent, r.events[i].ID)
+		}
+		seen[r.events[i].ID] = struct{}{}
+	}
+	return nil
 }
 
 // ValidateStreamID checks a stream id's length and bytes (API.md: 1–200

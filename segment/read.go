@@ -106,11 +106,21 @@ func (l *Log) Replay(after uint64, fn func(r *Record, loc Loc) error) error {
 	i := max(sort.Search(len(segs), func(i int) bool { return segs[i].firstPos > after+1 })-1, 0)
 	rd := &seqReader{}
 	rec := new(Record) // one for the whole replay: no allocation per record
+	next := uint64(0)
+	if i < len(segs) {
+		next = segs[i].firstPos
+	}
 	for ; i < len(segs); i++ {
 		s := segs[i]
+		// Segments must follow on from each other: a missing or
+		// overlapping file is corruption, not a gap to paper over.
+		if s.firstPos != next {
+			return &CorruptionError{File: s.path, Offset: 0,
+				Err: corruptf("segment starts at position %d, want %d (a segment is missing or overlaps)", s.firstPos, next)}
+		}
 		end := s.end.Load()
 		rd.reset(s.f, end)
-		off, next := int64(segHeaderSize), s.firstPos
+		off := int64(segHeaderSize)
 		for off < end {
 			hb, err := rd.peek(off, frameHeaderSize)
 			if err != nil {
