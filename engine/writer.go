@@ -18,6 +18,7 @@ type appendReq struct {
 	expected ExpectedVersion
 	events   []Proposed
 	gen      []bool // gen[i]: events[i].ID was made by the store (nil: none was)
+	genBuf   []bool // spare backing array for gen (pooled requests)
 	bytes    int
 	barrier  bool // no events: ask the writer to fsync now (checkpoints)
 
@@ -519,9 +520,10 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 	if f := s.failed.Load(); f != nil {
 		return AppendResult{}, f
 	}
-	r := &appendReq{streamID: streamID, expected: expected, done: make(chan struct{}, 1)}
-	r.events = make([]Proposed, len(events))
-	copy(r.events, events)
+	r := reqPool.Get().(*appendReq)
+	defer r.release()
+	r.streamID, r.expected = streamID, expected
+	r.events = append(r.events[:0], events...)
 	for i := range r.events {
 		e := &r.events[i]
 		if err := s.validateEvent(e); err != nil {
@@ -529,7 +531,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 		}
 		if e.ID == "" {
 			if r.gen == nil {
-				r.gen = make([]bool, len(events))
+				r.gen = append(r.genBuf[:0], make([]bool, len(events))...)
 			}
 			r.gen[i] = true
 			e.ID = newUUIDv7()
@@ -547,6 +549,21 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 	}
 	<-r.done
 	return r.res, r.err
+}
+
+// reqPool recycles append requests (with their done channel and event
+// slice): the writer drops every reference to a request before it answers.
+var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
+
+// release clears r (so the pool holds no caller memory) and pools it.
+func (r *appendReq) release() {
+	clear(r.events)
+	r.events = r.events[:0]
+	if r.gen != nil {
+		r.genBuf = r.gen[:0]
+	}
+	*r = appendReq{events: r.events, genBuf: r.genBuf, done: r.done}
+	reqPool.Put(r)
 }
 
 // repeatedID refuses an append that names one client event id twice: ids
