@@ -69,6 +69,32 @@ func startOK() *[]byte {
 	return bp
 }
 
+// eventList renders events into a JSON array body as a read delivers them
+// (its add is the callback of ReadStreamFunc and ReadAllFunc).
+type eventList struct {
+	b                       []byte
+	n                       int
+	maxVersion, maxPosition uint64
+}
+
+func (l *eventList) add(e *engine.Event) error {
+	if l.n > 0 {
+		l.b = append(l.b, ',')
+	}
+	l.b = appendEvent(l.b, e)
+	l.maxVersion = max(l.maxVersion, e.Version)
+	l.maxPosition = max(l.maxPosition, e.Position)
+	l.n++
+	return nil
+}
+
+// failRender drops a half-rendered answer (b, grown from *bp) and sends err.
+func failRender(w http.ResponseWriter, bp *[]byte, b []byte, err error) {
+	*bp = b[:0]
+	putBuf(bp)
+	writeError(w, storeError(err))
+}
+
 // handleReadStream is GET /api/events/{streamId}[/{fromVersion}].
 func (s *Server) handleReadStream(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	streamID := ps.ByName("streamId")
@@ -124,26 +150,17 @@ func (s *Server) handleReadStream(w http.ResponseWriter, r *http.Request, ps htt
 		if back {
 			dir = engine.Backward
 		}
-		n := 0
+		l := eventList{b: b}
 		var err error
-		next, _, err = s.store.ReadStreamFunc(streamID, from, dir, limit, func(e *engine.Event) error {
-			if n > 0 {
-				b = append(b, ',')
-			}
-			b = appendEvent(b, e)
-			lastVersion = max(lastVersion, e.Version)
-			n++
-			return nil
-		})
-		if err != nil {
-			*bp = b[:0]
-			putBuf(bp)
-			writeError(w, storeError(err))
+		next, _, err = s.store.ReadStreamFunc(streamID, from, dir, limit, l.add)
+		if b = l.b; err != nil {
+			failRender(w, bp, b, err)
 			return
 		}
-		if n == 0 {
+		if l.n == 0 {
 			next = 0
 		}
+		lastVersion = l.maxVersion
 	}
 	// After the read, so that currentVersion is at least every version shown.
 	info, _ := s.store.Stream(streamID)
@@ -199,23 +216,14 @@ func (s *Server) handleAll(w http.ResponseWriter, r *http.Request, _ httprouter.
 		if back {
 			dir = engine.Backward
 		}
-		n := 0
+		l := eventList{b: b}
 		var err error
-		next, head, err = s.store.ReadAllFunc(from, dir, limit, f, func(e *engine.Event) error {
-			if n > 0 {
-				b = append(b, ',')
-			}
-			b = appendEvent(b, e)
-			head = max(head, e.Position)
-			n++
-			return nil
-		})
-		if err != nil {
-			*bp = b[:0]
-			putBuf(bp)
-			writeError(w, storeError(err))
+		next, head, err = s.store.ReadAllFunc(from, dir, limit, f, l.add)
+		if b = l.b; err != nil {
+			failRender(w, bp, b, err)
 			return
 		}
+		head = max(head, l.maxPosition)
 	}
 	b = append(b, `],"headPosition":`...)
 	b = appendUint(b, head)
