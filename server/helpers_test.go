@@ -28,7 +28,14 @@ type testEnv struct {
 
 func newEnv(t *testing.T, cfg Config) *testEnv {
 	t.Helper()
-	st, err := engine.Open(t.TempDir(), engine.Options{Fsync: engine.FsyncNever, MaxEventSize: cfg.MaxEventSize, Logger: discardLogger()})
+	return newEnvOn(t, cfg, t.TempDir(), engine.Options{Fsync: engine.FsyncNever})
+}
+
+// newEnvOn is newEnv over a store opened in dir with opts.
+func newEnvOn(t *testing.T, cfg Config, dir string, opts engine.Options) *testEnv {
+	t.Helper()
+	opts.MaxEventSize, opts.Logger = cfg.MaxEventSize, discardLogger()
+	st, err := engine.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
