@@ -62,7 +62,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Events, "events", 0, "stop after this many events (each phase with --read) instead of after --duration")
 	fs.IntVar(&c.Size, "size", DefaultSize, "bytes of eventData per event ({\"pad\":\"xx…\"}; 10 is the smallest possible)")
 	fs.IntVar(&c.Streams, "streams", DefaultStreams, "streams per worker, written round-robin with exact expected versions")
-	fs.BoolVar(&c.Read, "read", false, "measure reads: stream pages, $all pages and replay")
+	fs.BoolVar(&c.Read, "read", false, "measure reads: stream pages, $all pages, replay, SSE catch-up of $all and of streams")
 	fs.Int64Var(&c.Seed, "seed", DefaultSeed, "with --read: events to append first (0: read the streams already there)")
 	fs.IntVar(&c.Limit, "limit", DefaultLimit, "with --read: events per page of stream and $all reads")
 	fs.StringVar(&c.Client, "client", "raw", "HTTP client: raw (keep-alive HTTP/1.1 over net.Conn) or std (net/http)")

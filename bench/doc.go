@@ -9,10 +9,14 @@
 //     POST /api/streams/{id}/events (Batch > 1), round-robin over its
 //     streams, always with the exact expectedVersion it knows, so a 409 is
 //     an error, never a silent overwrite;
-//   - read mode: optionally seeds Seed events, then three timed phases:
+//   - read mode: optionally seeds Seed events, then five timed phases:
 //     stream pages (GET /api/events/{id}?fromVersion=&limit=), $all pages
-//     (GET /api/all?fromPosition=&limit=) and replay
-//     (POST /api/events/{id}/replay).
+//     (GET /api/all?fromPosition=&limit=), replay
+//     (POST /api/events/{id}/replay), and SSE catch-up of $all
+//     (GET /api/subscribe?fromPosition=0) and of streams
+//     (GET /api/streams/{id}/subscribe?fromVersion=0): each worker
+//     subscribes, counts id-carrying messages until it has every event
+//     that was there when the phase began, and starts again.
 //
 // Every phase is bounded by Duration, or by an event count and MaxDuration.
 // The generator stays lean so that it measures the server: bodies are

@@ -3,8 +3,10 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -21,6 +23,9 @@ type fakeServer struct {
 	requests      map[string]int      // route → count
 	expected      map[string][]uint64 // stream → expected versions received, in order
 	conflictEvery int                 // >0: every Nth append, another writer appends first
+	sseSkip       uint64              // >0: subscriptions skip this position
+	sseStallAfter int                 // >0: subscriptions stop sending after this many events (stay open)
+	sseError      bool                // subscriptions send an `event: error` message after the first events
 	appends       int
 	conflicts     int
 }
@@ -44,6 +49,8 @@ func newFakeServer(t *testing.T) (*fakeServer, *httptest.Server) {
 	mux.HandleFunc("GET /api/events/{id}", f.readStream)
 	mux.HandleFunc("POST /api/events/{id}/replay", f.replay)
 	mux.HandleFunc("GET /api/all", f.readAll)
+	mux.HandleFunc("GET /api/subscribe", f.subscribeAll)
+	mux.HandleFunc("GET /api/streams/{id}/subscribe", f.subscribeStream)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -197,4 +204,60 @@ func (f *fakeServer) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	ok(w, 200, map[string]any{"streamId": id, "finalState": map[string]any{"pad": "x"}, "fromVersion": 0,
 		"toVersion": v, "snapshotVersion": nil, "eventsApplied": v})
+}
+
+// subscribeAll is a minimal GET /api/subscribe: the events after
+// fromPosition as SSE messages (with a heartbeat comment among them), then
+// it holds the connection open like a live subscription.
+func (f *fakeServer) subscribeAll(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.requests["sse-all"]++
+	from := query(r, "fromPosition", uint64(len(f.log)))
+	var positions []uint64
+	for p := from + 1; p <= uint64(len(f.log)); p++ {
+		positions = append(positions, p)
+	}
+	f.mu.Unlock()
+	f.serveSSE(w, r, positions)
+}
+
+// subscribeStream is a minimal GET /api/streams/{id}/subscribe?fromVersion=.
+func (f *fakeServer) subscribeStream(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.requests["sse-stream"]++
+	all := f.byStream[r.PathValue("id")]
+	from := query(r, "fromVersion", uint64(len(all)))
+	positions := slices.Clone(all[min(from, uint64(len(all))):])
+	f.mu.Unlock()
+	f.serveSSE(w, r, positions)
+}
+
+func (f *fakeServer) serveSSE(w http.ResponseWriter, r *http.Request, positions []uint64) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(200)
+	rc := http.NewResponseController(w)
+	io.WriteString(w, ": subscribed\n\n")
+	for i, p := range positions {
+		if p == f.sseSkip {
+			continue
+		}
+		if f.sseStallAfter > 0 && i == f.sseStallAfter {
+			break
+		}
+		if f.sseError && i == 10 {
+			io.WriteString(w, "event: error\ndata: \"read failed\"\n\n")
+			rc.Flush()
+			return
+		}
+		f.mu.Lock()
+		b, _ := json.Marshal(f.eventJSON(p))
+		f.mu.Unlock()
+		fmt.Fprintf(w, "id: %d\nevent: BenchEvent\ndata: %s\n\n", p, b)
+		if i%100 == 99 {
+			io.WriteString(w, ": heartbeat\n\n")
+			rc.Flush()
+		}
+	}
+	rc.Flush()
+	<-r.Context().Done() // live: nothing more to send
 }

@@ -84,9 +84,10 @@ func BenchmarkHTTPAppend(b *testing.B) {
 }
 
 // BenchmarkHTTPRead seeds 20,000 events (fsync never) outside the timer,
-// then measures one read kind; one op is one page (or one replay).
+// then measures one read kind; one op is one page (or one replay, or one
+// SSE catch-up of all 20,000 events).
 func BenchmarkHTTPRead(b *testing.B) {
-	for _, kind := range []string{"read-stream", "read-all", "replay"} {
+	for _, kind := range []string{"read-stream", "read-all", "replay", "sse-all"} {
 		for _, clients := range []int{1, 16} {
 			b.Run(fmt.Sprintf("kind=%s/clients=%d", kind, clients), func(b *testing.B) {
 				url := startInProcess(b, engine.FsyncNever)
@@ -116,6 +117,11 @@ func runReadBench(b *testing.B, c Config, kind string) (PhaseResult, error) {
 	}
 	ops := map[string]op{"read-stream": &streamReadOp{limit: c.Limit}, "read-all": &allReadOp{limit: c.Limit}, "replay": &replayOp{}}
 	b.ResetTimer()
+	if kind == "sse-all" {
+		p, err := r.runLoopPhase(ctx, kind, bound{0, 0, int64(b.N)}, &sseOp{})
+		b.StopTimer()
+		return p, err
+	}
 	p, err := r.runRequests(ctx, kind, int64(b.N), ops[kind])
 	b.StopTimer()
 	return p, err

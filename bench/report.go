@@ -13,7 +13,9 @@ import (
 )
 
 // Report is the outcome of a run: one PhaseResult per phase ("append"; or
-// "seed", "read-stream", "read-all", "replay" with --read).
+// "seed", "read-stream", "read-all", "replay", "sse-all", "sse-stream" with
+// --read). In the SSE phases a request is one subscription that caught up
+// with the head, and its latency is the whole catch-up.
 type Report struct {
 	RunID      string        `json:"runId"`
 	URL        string        `json:"url"`

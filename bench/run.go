@@ -53,22 +53,37 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		rep.Phases = append(rep.Phases, *seed)
 	}
 	phases := []struct {
-		name string
-		op   op
+		name    string
+		op      op
+		loop    looper
+		streams bool // needs read streams
 	}{
-		{"read-stream", &streamReadOp{limit: cfg.Limit}},
-		{"read-all", &allReadOp{limit: cfg.Limit}},
-		{"replay", &replayOp{}},
+		{"read-stream", &streamReadOp{limit: cfg.Limit}, nil, true},
+		{"read-all", &allReadOp{limit: cfg.Limit}, nil, false},
+		{"replay", &replayOp{}, nil, true},
+		{"sse-all", nil, &sseOp{}, false},
+		{"sse-stream", nil, &sseOp{stream: true}, true},
 	}
 	for _, p := range phases {
 		if ctx.Err() != nil {
 			break
 		}
-		if p.name != "read-all" && len(r.workers[0].readStreams) == 0 {
+		if p.streams && len(r.workers[0].readStreams) == 0 {
 			fmt.Fprintf(r.progress, "bench: no streams to read, skipping %s\n", p.name)
 			continue
 		}
-		ph, err := r.runPhase(ctx, p.name, bound{cfg.Duration, cfg.Events, 0}, p.op)
+		if p.name == "sse-all" && r.head == 0 {
+			fmt.Fprintf(r.progress, "bench: the store is empty, skipping %s\n", p.name)
+			continue
+		}
+		b := bound{cfg.Duration, cfg.Events, 0}
+		var ph PhaseResult
+		var err error
+		if p.loop != nil {
+			ph, err = r.runLoopPhase(ctx, p.name, b, p.loop)
+		} else {
+			ph, err = r.runPhase(ctx, p.name, b, p.op)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -141,6 +156,7 @@ func (r *runner) seed(ctx context.Context) (*PhaseResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.head = head
 	for k, w := range r.workers { // spread the $all readers over the log
 		w.allFrom = head * uint64(k) / uint64(len(r.workers))
 	}
@@ -225,6 +241,7 @@ type runner struct {
 	progress io.Writer
 	workers  []*worker
 	bodies   *bodies // constant body parts, shared read-only
+	head     uint64  // --read: the head position after seeding
 
 	stop        atomic.Bool  // set when the phase must end
 	count       bool         // the phase is bounded by an event count
@@ -279,8 +296,24 @@ type bound struct {
 	requests int64
 }
 
+// looper is a phase whose workers run their own loop instead of
+// request/response pairs (SSE subscriptions). ctx ends when the phase does
+// (its bound, its hard end, or the run's ctx).
+type looper interface {
+	loop(ctx context.Context, r *runner, w *worker)
+}
+
 // runPhase runs o on every worker until the phase's bound is reached.
 func (r *runner) runPhase(ctx context.Context, name string, b bound, o op) (PhaseResult, error) {
+	return r.runPhaseWith(ctx, name, b, func(_ context.Context, w *worker) { r.work(w, o) })
+}
+
+// runLoopPhase runs l on every worker until the phase's bound is reached.
+func (r *runner) runLoopPhase(ctx context.Context, name string, b bound, l looper) (PhaseResult, error) {
+	return r.runPhaseWith(ctx, name, b, func(ctx context.Context, w *worker) { l.loop(ctx, r, w) })
+}
+
+func (r *runner) runPhaseWith(ctx context.Context, name string, b bound, work func(ctx context.Context, w *worker)) (PhaseResult, error) {
 	r.count = b.duration == 0 && b.requests == 0
 	r.budget.Store(b.events)
 	r.eventTarget = b.events
@@ -315,6 +348,8 @@ func (r *runner) runPhase(ctx context.Context, name string, b bound, o op) (Phas
 	phaseDone := make(chan struct{})
 	stopperDone := make(chan struct{})
 	timer := time.NewTimer(hard)
+	phaseCtx, cancelPhase := context.WithCancel(ctx) // for loopers' requests
+	defer cancelPhase()
 	go func() {
 		defer close(stopperDone)
 		select {
@@ -323,6 +358,7 @@ func (r *runner) runPhase(ctx context.Context, name string, b bound, o op) (Phas
 		case <-phaseDone:
 		}
 		r.stop.Store(true)
+		cancelPhase()
 	}()
 	defer timer.Stop()
 
@@ -331,7 +367,7 @@ func (r *runner) runPhase(ctx context.Context, name string, b bound, o op) (Phas
 
 	var wg sync.WaitGroup
 	for _, w := range r.workers {
-		wg.Go(func() { r.work(w, o) })
+		wg.Go(func() { work(phaseCtx, w) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)

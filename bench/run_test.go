@@ -162,7 +162,7 @@ func TestRunRead(t *testing.T) {
 				t.Fatalf("seed %d: phase %+v", seed, p)
 			}
 		}
-		want := []string{"read-stream", "read-all", "replay"}
+		want := []string{"read-stream", "read-all", "replay", "sse-all", "sse-stream"}
 		if seed > 0 {
 			want = append([]string{"seed"}, want...)
 			if rep.Phases[0].Events != seed || len(f.log) != int(seed) {
@@ -172,7 +172,8 @@ func TestRunRead(t *testing.T) {
 		if !slices.Equal(names, want) {
 			t.Fatalf("phases %v, want %v", names, want)
 		}
-		if f.requests["stream"] < 20 || f.requests["all"] < 20 || f.requests["replay"] < 1 {
+		if f.requests["stream"] < 20 || f.requests["all"] < 20 || f.requests["replay"] < 1 ||
+			f.requests["sse-all"] < 1 || f.requests["sse-stream"] < 1 {
 			t.Fatalf("requests %v", f.requests)
 		}
 	}
