@@ -13,8 +13,16 @@ import (
 // returns a runner ready for the read phases.
 func seededRunner(t *testing.T, f *fakeServer, url string, n int64) *runner {
 	t.Helper()
+	return seededRunnerWith(t, f, url, n, 2, 2)
+}
+
+// seededRunnerWith seeds n events over workers × streams. With one worker
+// the seed is deterministic (the worker fills its streams in turn); with
+// more, workers race and streams may get unequal shares.
+func seededRunnerWith(t *testing.T, f *fakeServer, url string, n int64, workers, streams int) *runner {
+	t.Helper()
 	c := testConfig(url)
-	c.Read, c.Seed, c.Concurrency, c.Streams, c.Duration = true, n, 2, 2, 2*time.Second
+	c.Read, c.Seed, c.Concurrency, c.Streams, c.Duration = true, n, workers, streams, 2*time.Second
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -32,8 +40,9 @@ func seededRunner(t *testing.T, f *fakeServer, url string, n int64) *runner {
 func TestSSECatchUp(t *testing.T) {
 	for _, stream := range []bool{false, true} {
 		f, srv := newFakeServer(t)
-		r := seededRunner(t, f, srv.URL, 1000)
-		// Three catch-ups per worker, counted as requests.
+		// One worker, four streams of 250 each: a deterministic seed.
+		r := seededRunnerWith(t, f, srv.URL, 1000, 1, 4)
+		// Six catch-ups, counted as requests.
 		p, err := r.runLoopPhase(context.Background(), "sse", bound{0, 0, 6}, &sseOp{stream: stream})
 		if err != nil {
 			t.Fatal(err)
