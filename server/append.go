@@ -136,8 +136,8 @@ const (
 
 // eventFields parses the fields of one event into p. single: the body of
 // POST /api/events, which also has streamId and expectedVersion (returned).
-// where names the event in messages ("" or " in events[3]").
-func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, where string) (streamID string, exp expected, e *apiError) {
+// idx is the event's index in a batch (-1: single), named in messages.
+func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, idx int) (streamID string, exp expected, e *apiError) {
 	exp.v = engine.Any
 	var seen int
 	var typeSet, dataSet bool
@@ -148,17 +148,17 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, where 
 			bit = fEventType
 			str, ok := rawString(val)
 			if !ok {
-				return wrongType("eventType"+where, "a string", val)
+				return wrongType("eventType"+whereOf(idx), "a string", val)
 			}
 			if e := checkEventType(str); e != nil {
-				e.msg += where
+				e.msg += whereOf(idx)
 				return e
 			}
 			p.Type, typeSet = str, true
 		case "eventData":
 			bit = fEventData
 			if val[0] != '{' {
-				return wrongType("eventData"+where, "a JSON object", val)
+				return wrongType("eventData"+whereOf(idx), "a JSON object", val)
 			}
 			p.Data, dataSet = val, true
 		case "metadata":
@@ -167,7 +167,7 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, where 
 				break
 			}
 			if val[0] != '{' {
-				return wrongType("metadata"+where, "a JSON object", val)
+				return wrongType("metadata"+whereOf(idx), "a JSON object", val)
 			}
 			p.Metadata = val
 		case "eventId":
@@ -177,10 +177,10 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, where 
 			}
 			str, ok := rawString(val)
 			if !ok {
-				return wrongType("eventId"+where, "a string", val)
+				return wrongType("eventId"+whereOf(idx), "a string", val)
 			}
 			if len(str) == 0 || len(str) > maxEventIDLen {
-				return badRequest("eventId" + where + " must be 1–128 bytes, got " + strconv.Itoa(len(str)))
+				return badRequest("eventId" + whereOf(idx) + " must be 1–128 bytes, got " + strconv.Itoa(len(str)))
 			}
 			p.ID = str
 		case "schemaVersion":
@@ -190,12 +190,12 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, where 
 			}
 			n, ok := rawInt(val)
 			if !ok || n < 1 || n > 1<<31 {
-				return badRequest("schemaVersion" + where + " must be an integer ≥ 1, got " + quoteShort(string(val)))
+				return badRequest("schemaVersion" + whereOf(idx) + " must be an integer ≥ 1, got " + quoteShort(string(val)))
 			}
 			p.SchemaVersion = uint32(n)
 		case "streamId":
 			if !single {
-				return unknownField(where, key)
+				return unknownField(whereOf(idx), key)
 			}
 			bit = fStreamID
 			str, ok := rawString(val)
@@ -208,7 +208,7 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, where 
 			streamID = str
 		case "expectedVersion":
 			if !single {
-				return unknownField(where, key)
+				return unknownField(whereOf(idx), key)
 			}
 			bit = fExpected
 			var e *apiError
@@ -216,7 +216,7 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, where 
 				return e
 			}
 		default:
-			return unknownField(where, key)
+			return unknownField(whereOf(idx), key)
 		}
 		if seen&bit != 0 {
 			return duplicateField(string(key))
@@ -231,15 +231,93 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, where 
 		return "", exp, badRequest("missing field \"streamId\"")
 	}
 	if !typeSet {
-		return "", exp, badRequest("missing field \"eventType\"" + where)
+		return "", exp, badRequest("missing field \"eventType\"" + whereOf(idx))
 	}
 	if !dataSet {
-		return "", exp, badRequest("missing field \"eventData\"" + where)
+		return "", exp, badRequest("missing field \"eventData\"" + whereOf(idx))
 	}
 	if n := len(p.Data) + len(p.Metadata); n > s.cfg.MaxEventSize {
-		return "", exp, errf(http.StatusRequestEntityTooLarge, codeTooLarge, "event"+where+" has "+strconv.Itoa(n)+" bytes of eventData and metadata, more than the limit of "+strconv.Itoa(s.cfg.MaxEventSize))
+		return "", exp, errf(http.StatusRequestEntityTooLarge, codeTooLarge, "event"+whereOf(idx)+" has "+strconv.Itoa(n)+" bytes of eventData and metadata, more than the limit of "+strconv.Itoa(s.cfg.MaxEventSize))
 	}
 	return streamID, exp, nil
+}
+
+// whereOf names batch event idx in messages: " in events[3]" ("" for -1).
+func whereOf(idx int) string {
+	if idx < 0 {
+		return ""
+	}
+	return " in events[" + strconv.Itoa(idx) + "]"
+}
+
+// parseBatch reads the body of POST /api/streams/{id}/events (already
+// checked by checkBody): the expected version and the events, whose ids,
+// types, data and metadata alias body.
+func (s *Server) parseBatch(body []byte) (exp expected, props []engine.Proposed, e *apiError) {
+	exp = expected{v: engine.Any}
+	var events []byte
+	var seen int
+	err := eachField(body, func(key, val []byte) error {
+		var bit int
+		switch string(key) {
+		case "expectedVersion":
+			bit = fExpected
+			var e *apiError
+			if exp, e = parseExpected(val); e != nil {
+				return e
+			}
+		case "events":
+			bit = fEvents
+			if val[0] != '[' {
+				return wrongType("events", "an array", val)
+			}
+			events = val
+		default:
+			return unknownField("", key)
+		}
+		if seen&bit != 0 {
+			return duplicateField(string(key))
+		}
+		seen |= bit
+		return nil
+	})
+	if err != nil {
+		return exp, nil, err.(*apiError)
+	}
+	if events == nil {
+		return exp, nil, badRequest("missing field \"events\"")
+	}
+	props = make([]engine.Proposed, 0, 16)
+	var ids map[string]struct{}
+	err = eachElement(events, func(i int, val []byte) error {
+		if i == maxBatchEvents {
+			return badRequest("events must hold 1 to 10000 events, got more")
+		}
+		if val[0] != '{' {
+			return wrongType("events["+strconv.Itoa(i)+"]", "a JSON object", val)
+		}
+		props = append(props, engine.Proposed{})
+		if _, _, e := s.eventFields(val, &props[i], false, i); e != nil {
+			return e
+		}
+		if id := props[i].ID; id != "" {
+			if ids == nil {
+				ids = make(map[string]struct{})
+			}
+			if _, dup := ids[id]; dup {
+				return badRequest("eventId " + quoteShort(id) + " appears more than once in the batch")
+			}
+			ids[id] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return exp, nil, err.(*apiError)
+	}
+	if len(props) == 0 {
+		return exp, nil, badRequest("events must hold 1 to 10000 events, got 0")
+	}
+	return exp, props, nil
 }
 
 // handleAppend is POST /api/events: append one event.
@@ -262,7 +340,7 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request, _ httprout
 		return
 	}
 	var ev [1]engine.Proposed
-	streamID, exp, e := s.eventFields(body, &ev[0], true, "")
+	streamID, exp, e := s.eventFields(body, &ev[0], true, -1)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -353,70 +431,9 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, ps httprout
 		writeError(w, e)
 		return
 	}
-	exp := expected{v: engine.Any}
-	var events []byte
-	var seen int
-	err := eachField(body, func(key, val []byte) error {
-		var bit int
-		switch string(key) {
-		case "expectedVersion":
-			bit = fExpected
-			var e *apiError
-			if exp, e = parseExpected(val); e != nil {
-				return e
-			}
-		case "events":
-			bit = fEvents
-			if val[0] != '[' {
-				return wrongType("events", "an array", val)
-			}
-			events = val
-		default:
-			return unknownField("", key)
-		}
-		if seen&bit != 0 {
-			return duplicateField(string(key))
-		}
-		seen |= bit
-		return nil
-	})
-	if err != nil {
-		writeError(w, err.(*apiError))
-		return
-	}
-	if events == nil {
-		writeError(w, badRequest("missing field \"events\""))
-		return
-	}
-	n := 0
-	_ = eachElement(events, func(int, []byte) error { n++; return nil })
-	if n == 0 || n > maxBatchEvents {
-		writeError(w, badRequest("events must hold 1 to 10000 events, got "+strconv.Itoa(n)))
-		return
-	}
-	props := make([]engine.Proposed, n)
-	var ids map[string]struct{}
-	err = eachElement(events, func(i int, val []byte) error {
-		where := " in events[" + strconv.Itoa(i) + "]"
-		if val[0] != '{' {
-			return wrongType("events["+strconv.Itoa(i)+"]", "a JSON object", val)
-		}
-		if _, _, e := s.eventFields(val, &props[i], false, where); e != nil {
-			return e
-		}
-		if id := props[i].ID; id != "" {
-			if ids == nil {
-				ids = make(map[string]struct{}, n)
-			}
-			if _, dup := ids[id]; dup {
-				return badRequest("eventId " + quoteShort(id) + " appears more than once in the batch")
-			}
-			ids[id] = struct{}{}
-		}
-		return nil
-	})
-	if err != nil {
-		writeError(w, err.(*apiError))
+	exp, props, e := s.parseBatch(body)
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	if err := s.store.Err(); err != nil {

@@ -61,7 +61,7 @@ func TestEachField(t *testing.T) {
 // FuzzCheckJSON: the hand-written validator agrees with encoding/json plus
 // the UTF-8 and depth rules, and eachField never panics on what it accepts.
 func FuzzCheckJSON(f *testing.F) {
-	for _, s := range []string{`{"a":1}`, `[1,2]`, `{"a":"\u00e9"}`, "\"\xff\"", `{"a":{"b":[]}}`, `1e5`} {
+	for _, s := range []string{`{"a":1}`, `[1,2]`, `{"a":"\u00e9"}`, "\"\xff\"", `{"a":{"b":[]}}`, `1e5`, `{"a\\":"b\\\"c","d":["\\\\",{"e":"\""}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -79,4 +79,23 @@ func FuzzCheckJSON(f *testing.F) {
 			})
 		}
 	})
+}
+
+func TestSkipString(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{`"" x`, 2},
+		{`"abc",`, 5},
+		{`"a\"b"}`, 6},
+		{`"a\\"b`, 5},
+		{`"a\\\"b"]`, 8},
+		{`"\\\\"`, 6},
+		{`"é\u0022"x`, 10},
+	} {
+		if got := skipString([]byte(c.in), 0); got != c.want {
+			t.Errorf("skipString(%s) = %d, want %d", c.in, got, c.want)
+		}
+	}
 }
