@@ -85,6 +85,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary built for the tests, so a run leaves nothing behind.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // binary builds eventd once per test run.
 func binary(t *testing.T) string {
 	t.Helper()
