@@ -135,7 +135,7 @@ func (sn *snapshot) encode(w io.Writer, extra []byte) error {
 	}
 	for left, c := sn.head, 0; left > 0; c++ {
 		k := min(left, chunkSize)
-		e.u32s(sn.chunks[c][:k])
+		putInts(&e, sn.chunks[c][:k], 4)
 		left -= k
 	}
 	var total uint64
@@ -148,9 +148,9 @@ func (sn *snapshot) encode(w io.Writer, extra []byte) error {
 		e.u64(uint64(s.updatedAt))
 		e.str(s.id)
 		if wide {
-			e.u64s(p)
+			putInts(&e, p, 8)
 		} else {
-			e.u64sAs32(p)
+			putInts(&e, p, 4)
 		}
 		return e.err == nil
 	})
@@ -223,44 +223,24 @@ func (e *encoder) bytes(b []byte) {
 	}
 }
 
-func (e *encoder) u32s(v []uint32) {
+// putInts writes v as little-endian integers width (4 or 8) bytes wide,
+// truncating each value to the width, straight into the buffer.
+func putInts[T uint32 | uint64](e *encoder, v []T, width int) {
 	for len(v) > 0 {
-		e.room(4)
+		e.room(width)
 		n := len(e.buf)
-		k := min(len(v), (cap(e.buf)-n)/4)
-		dst := e.buf[n : n+4*k]
-		for i, x := range v[:k] {
-			binary.LittleEndian.PutUint32(dst[4*i:], x)
+		k := min(len(v), (cap(e.buf)-n)/width)
+		dst := e.buf[n : n+width*k]
+		if width == 4 {
+			for i, x := range v[:k] {
+				binary.LittleEndian.PutUint32(dst[4*i:], uint32(x))
+			}
+		} else {
+			for i, x := range v[:k] {
+				binary.LittleEndian.PutUint64(dst[8*i:], uint64(x))
+			}
 		}
-		e.buf = e.buf[:n+4*k]
-		v = v[k:]
-	}
-}
-
-func (e *encoder) u64sAs32(v []uint64) {
-	for len(v) > 0 {
-		e.room(4)
-		n := len(e.buf)
-		k := min(len(v), (cap(e.buf)-n)/4)
-		dst := e.buf[n : n+4*k]
-		for i, x := range v[:k] {
-			binary.LittleEndian.PutUint32(dst[4*i:], uint32(x))
-		}
-		e.buf = e.buf[:n+4*k]
-		v = v[k:]
-	}
-}
-
-func (e *encoder) u64s(v []uint64) {
-	for len(v) > 0 {
-		e.room(8)
-		n := len(e.buf)
-		k := min(len(v), (cap(e.buf)-n)/8)
-		dst := e.buf[n : n+8*k]
-		for i, x := range v[:k] {
-			binary.LittleEndian.PutUint64(dst[8*i:], x)
-		}
-		e.buf = e.buf[:n+8*k]
+		e.buf = e.buf[:n+width*k]
 		v = v[k:]
 	}
 }
