@@ -58,6 +58,20 @@ func (s *Server) readBody(r *http.Request) (*[]byte, *apiError) {
 	return bp, nil
 }
 
+// readObject reads the request body (readBody) and checks that it is a
+// JSON object (checkBody); release the buffer with putBuf.
+func (s *Server) readObject(r *http.Request) (*[]byte, *apiError) {
+	bp, e := s.readBody(r)
+	if e != nil {
+		return nil, e
+	}
+	if e := checkBody(*bp); e != nil {
+		putBuf(bp)
+		return nil, e
+	}
+	return bp, nil
+}
+
 // checkBody validates a JSON request body that must be an object.
 func checkBody(b []byte) *apiError {
 	if err := checkJSON(b); err != nil {
@@ -323,22 +337,13 @@ func (s *Server) parseBatch(body []byte) (exp expected, props []engine.Proposed,
 // handleAppend is POST /api/events: append one event.
 func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	start := time.Now()
-	bp, e := s.readBody(r)
+	bp, e := s.readObject(r)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	keep := true
-	defer func() {
-		if keep {
-			putBuf(bp)
-		}
-	}()
+	defer putBuf(bp) // Append keeps no reference to the body once it returns
 	body := *bp
-	if e := checkBody(body); e != nil {
-		writeError(w, e)
-		return
-	}
 	var ev [1]engine.Proposed
 	streamID, exp, e := s.eventFields(body, &ev[0], true, -1)
 	if e != nil {
@@ -351,9 +356,6 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request, _ httprout
 	}
 	res, err := s.store.Append(r.Context(), streamID, exp.v, ev[:])
 	if err != nil {
-		if r.Context().Err() != nil {
-			keep = false // the writer may still hold the body's bytes
-		}
 		writeAppendError(w, err, exp)
 		return
 	}
@@ -415,22 +417,13 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, ps httprout
 		writeError(w, e)
 		return
 	}
-	bp, e := s.readBody(r)
+	bp, e := s.readObject(r)
 	if e != nil {
 		writeError(w, e)
 		return
 	}
-	keep := true
-	defer func() {
-		if keep {
-			putBuf(bp)
-		}
-	}()
+	defer putBuf(bp) // Append keeps no reference to the body once it returns
 	body := *bp
-	if e := checkBody(body); e != nil {
-		writeError(w, e)
-		return
-	}
 	exp, props, e := s.parseBatch(body)
 	if e != nil {
 		writeError(w, e)
@@ -442,9 +435,6 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, ps httprout
 	}
 	res, aerr := s.store.Append(r.Context(), streamID, exp.v, props)
 	if aerr != nil {
-		if r.Context().Err() != nil {
-			keep = false
-		}
 		writeAppendError(w, aerr, exp)
 		return
 	}
