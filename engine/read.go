@@ -147,6 +147,9 @@ func (s *Store) readAll(from uint64, dir Direction, limit int, f Filter, pooled 
 		return n < limit && budget > 0
 	}
 	if dir == Forward {
+		if from >= head {
+			return 0, head, nil // nothing after it (and from+1 must not wrap)
+		}
 		for p := from + 1; p <= head && n < limit && budget > 0 && err == nil; {
 			k := int(min(head-p+1, scanChunk))
 			if m.all {

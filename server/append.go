@@ -12,16 +12,30 @@ import (
 	"eventd/engine"
 )
 
+// bodyChunk is the most readBody allocates ahead of the bytes it has.
+const bodyChunk = 64 << 10
+
+// bodyTimeout bounds the time to receive a request body.
+const bodyTimeout = 30 * time.Second
+
 // readBody reads the request body into a pooled buffer (release it with
 // putBuf once nothing refers to it), enforcing --max-body.
-func (s *Server) readBody(r *http.Request) (*[]byte, *apiError) {
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *apiError) {
 	max := s.cfg.MaxBody
+	// A body must arrive within bodyTimeout: a stalled upload does not hold
+	// its connection and buffer for ever. (Per request, not a server-wide
+	// ReadTimeout, which would also end idle SSE streams.)
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
+	defer http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if r.ContentLength > max {
 		return nil, errf(http.StatusRequestEntityTooLarge, codeTooLarge, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is larger than the limit of "+strconv.FormatInt(max, 10))
 	}
 	bp := getBuf()
 	b := (*bp)[:0]
-	if r.ContentLength >= 0 {
+	// A declared length is trusted for the allocation only up to
+	// bodyChunk: a client that declares 4 MiB and then stalls must not pin
+	// 4 MiB per connection. Past that the buffer grows as bytes arrive.
+	if r.ContentLength >= 0 && r.ContentLength <= bodyChunk {
 		if int64(cap(b)) < r.ContentLength {
 			b = make([]byte, 0, r.ContentLength)
 		}
@@ -60,8 +74,8 @@ func (s *Server) readBody(r *http.Request) (*[]byte, *apiError) {
 
 // readObject reads the request body (readBody) and checks that it is a
 // JSON object (checkBody); release the buffer with putBuf.
-func (s *Server) readObject(r *http.Request) (*[]byte, *apiError) {
-	bp, e := s.readBody(r)
+func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (*[]byte, *apiError) {
+	bp, e := s.readBody(w, r)
 	if e != nil {
 		return nil, e
 	}
@@ -337,7 +351,7 @@ func (s *Server) parseBatch(body []byte) (exp expected, props []engine.Proposed,
 // handleAppend is POST /api/events: append one event.
 func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	start := time.Now()
-	bp, e := s.readObject(r)
+	bp, e := s.readObject(w, r)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -417,7 +431,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, ps httprout
 		writeError(w, e)
 		return
 	}
-	bp, e := s.readObject(r)
+	bp, e := s.readObject(w, r)
 	if e != nil {
 		writeError(w, e)
 		return

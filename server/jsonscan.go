@@ -171,6 +171,27 @@ func (v *validator) array(depth int) error {
 	}
 }
 
+// hex4 reads the four hex digits of a \\u escape at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
@@ -208,10 +229,27 @@ func (v *validator) str() error {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				v.i += 2
 			case 'u':
-				if v.i+6 > len(v.b) || !isHex(v.b[v.i+2]) || !isHex(v.b[v.i+3]) || !isHex(v.b[v.i+4]) || !isHex(v.b[v.i+5]) {
+				r, ok := hex4(v.b, v.i+2)
+				if !ok {
 					return v.fail("invalid \\u escape in a string")
 				}
 				v.i += 6
+				// A surrogate must come as a high-low pair: a lone one is
+				// not a character (decoders would turn every one into
+				// U+FFFD, making different ids equal).
+				switch {
+				case r >= 0xDC00 && r <= 0xDFFF:
+					return v.fail("lone low surrogate \\u escape in a string")
+				case r >= 0xD800 && r <= 0xDBFF:
+					lo, ok := rune(0), false
+					if v.i+1 < len(v.b) && v.b[v.i] == '\\' && v.b[v.i+1] == 'u' {
+						lo, ok = hex4(v.b, v.i+2)
+					}
+					if !ok || lo < 0xDC00 || lo > 0xDFFF {
+						return v.fail("lone high surrogate \\u escape in a string")
+					}
+					v.i += 6
+				}
 			default:
 				return v.fail("invalid escape in a string")
 			}

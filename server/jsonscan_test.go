@@ -61,12 +61,12 @@ func TestEachField(t *testing.T) {
 // FuzzCheckJSON: the hand-written validator agrees with encoding/json plus
 // the UTF-8 and depth rules, and eachField never panics on what it accepts.
 func FuzzCheckJSON(f *testing.F) {
-	for _, s := range []string{`{"a":1}`, `[1,2]`, `{"a":"\u00e9"}`, "\"\xff\"", `{"a":{"b":[]}}`, `1e5`, `{"a\\":"b\\\"c","d":["\\\\",{"e":"\""}]}`} {
+	for _, s := range []string{`{"a":1}`, `[1,2]`, `{"a":"\u00e9"}`, "\"\xff\"", `{"a":{"b":[]}}`, `1e5`, `{"a\\":"b\\\"c","d":["\\\\",{"e":"\""}]}`, `["\ud83d\ude00"]`, `["\ud800"]`, `["\udc00\ud800"]`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		err := checkJSON(b)
-		want := json.Valid(b) && utf8.Valid(b) && depthOf(b) <= maxDepth
+		want := json.Valid(b) && utf8.Valid(b) && depthOf(b) <= maxDepth && !loneSurrogate(b)
 		if (err == nil) != want {
 			t.Fatalf("checkJSON(%q) = %v, want valid=%v", b, err, want)
 		}
@@ -98,4 +98,37 @@ func TestSkipString(t *testing.T) {
 			t.Errorf("skipString(%s) = %d, want %d", c.in, got, c.want)
 		}
 	}
+}
+
+// loneSurrogate is the reference for the surrogate rule: in valid JSON b,
+// is there a \u escape of a surrogate that is not a high-low pair?
+func loneSurrogate(b []byte) bool {
+	in := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			in = !in
+		case in && c == '\\':
+			if b[i+1] != 'u' {
+				i++
+				continue
+			}
+			r, _ := hex4(b, i+2)
+			i += 5
+			switch {
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return true
+			case r >= 0xD800 && r <= 0xDBFF:
+				if i+6 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+					return true
+				}
+				lo, _ := hex4(b, i+3)
+				if lo < 0xDC00 || lo > 0xDFFF {
+					return true
+				}
+				i += 6
+			}
+		}
+	}
+	return false
 }

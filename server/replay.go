@@ -23,7 +23,7 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request, ps httprou
 		writeError(w, e)
 		return
 	}
-	bp, e := s.readBody(r)
+	bp, e := s.readBody(w, r)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -31,7 +31,7 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request, ps httprou
 	defer putBuf(bp)
 	var from, to uint64
 	toSet, include := false, true
-	if body := *bp; len(bytes.TrimSpace(body)) > 0 {
+	if body := *bp; skipWS(body, 0) < len(body) { // only JSON whitespace counts as empty
 		if e := checkBody(body); e != nil {
 			writeError(w, e)
 			return

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -126,6 +127,9 @@ func New(store Store, cfg Config) *Server {
 			h = s.authorize(rt.role, rt.sse, h)
 		}
 		r.Handle(rt.method, rt.path, h)
+		if rt.path == "/health" {
+			r.Handle(http.MethodHead, rt.path, h) // health checkers that use HEAD
+		}
 	}
 	s.router = r
 	return s
@@ -150,7 +154,16 @@ func (s *Server) routes() []route {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The router matches the decoded path: an encoded slash would move a
+	// part of a stream id into another path segment ("a%2Fevents" is not
+	// stream "a"). No id may contain '/', so such a path is refused.
+	if raw := r.URL.RawPath; raw != "" && strings.Contains(strings.ToLower(raw), "%2f") {
+		writeError(w, errf(http.StatusBadRequest, codeInvalidStreamID, "a stream id cannot contain '/' (an encoded slash in the path)"))
+		return
+	}
+	s.router.ServeHTTP(w, r)
+}
 
 // CloseStreams ends every open SSE subscription (and refuses new ones); call
 // it when shutting down, before http.Server.Shutdown waits for handlers.
