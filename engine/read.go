@@ -202,16 +202,6 @@ func (s *Store) readAll(from uint64, dir Direction, limit int, f Filter, pooled 
 	return next, head, nil
 }
 
-// readPositions reads the events at the given positions, in that order.
-func (s *Store) readPositions(pos []uint64) ([]Event, error) {
-	evs := make([]Event, 0, len(pos))
-	err := s.scanPositions(pos, false, func(rec *segment.Record) bool {
-		evs = append(evs, toEvent(rec))
-		return true
-	})
-	return evs, err
-}
-
 // scanPositions calls fn with the record at each position, in the given
 // order, until fn returns false.
 func (s *Store) scanPositions(pos []uint64, pooled bool, fn func(*segment.Record) bool) error {
@@ -368,8 +358,6 @@ func newMatcher(f Filter) matcher {
 }
 
 func (m *matcher) match(r *segment.Record) bool { return m.test(r.StreamID, r.Type) }
-
-func (m *matcher) matchEvent(e *Event) bool { return m.test(e.StreamID, e.Type) }
 
 func (m *matcher) test(stream, typ string) bool {
 	if m.all {

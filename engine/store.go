@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -345,5 +344,3 @@ func (n *notifier) notify() {
 	}
 	n.mu.Unlock()
 }
-
-var _ = os.ErrNotExist

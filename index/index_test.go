@@ -104,9 +104,6 @@ func ascendAll(ix *Index, prefix, after string, limit int) []Stream {
 }
 
 func TestApplyAndRead(t *testing.T) {
-	type want struct {
-		positions []uint64
-	}
 	cases := []struct {
 		name     string
 		batches  [][]ev

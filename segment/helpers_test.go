@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cespare/xxhash/v2"
-
 	"eventd/segment/vfs"
 )
 
@@ -204,8 +202,4 @@ func asCorruption(t testing.TB, err error) *CorruptionError {
 		t.Fatalf("error %v does not wrap ErrCorrupt", err)
 	}
 	return ce
-}
-
-func xxhashSum(b []byte) uint64 {
-	return xxhash.Sum64(b)
 }

@@ -192,10 +192,6 @@ func hex4(b []byte, i int) (rune, bool) {
 	return r, true
 }
 
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
 // plainByte[c]: c may stand in a JSON string as itself with nothing to
 // check (printable ASCII other than '"' and '\\').
 var plainByte = func() (t [256]bool) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"eventd/engine"
 )
@@ -58,7 +59,7 @@ func NewMetrics() *Metrics {
 	})
 	m.reg.MustRegister(m.appends, m.events, m.bytes, m.fsyncs, m.batches,
 		m.batchEvents, m.batchAppends, m.fsyncSeconds, m.appendSeconds,
-		statsCollector{m}, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		statsCollector{m}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

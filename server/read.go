@@ -45,17 +45,6 @@ func appendEvent(b []byte, e *engine.Event) []byte {
 	return append(b, '}')
 }
 
-func appendEvents(b []byte, evs []engine.Event) []byte {
-	b = append(b, '[')
-	for i := range evs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendEvent(b, &evs[i])
-	}
-	return append(b, ']')
-}
-
 // sendData sends the success envelope around the rendered data in *bp.
 func sendOK(w http.ResponseWriter, status int, bp *[]byte) {
 	*bp = append(*bp, okSuffix...)
