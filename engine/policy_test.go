@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +109,54 @@ func TestCorruptionFoundAfterStart(t *testing.T) {
 	if len(broken) == 0 {
 		t.Fatal("repair kept no .broken copy")
 	}
+}
+
+// Without fsync=always, writeback order is the kernel's: after a power loss
+// a torn frame may sit before an intact one in the unsynced window. The
+// store then cuts the log at the damage (keeping a .broken copy) instead of
+// refusing to start; with fsync=always (or VerifyFull) it is corruption.
+func TestUnsyncedWindowDamageIsCut(t *testing.T) {
+	mem := vfs.NewMem()
+	o := Options{FS: mem, Fsync: FsyncNever}
+	s := openT(t, "/d", o)
+	for i := 0; i < 50; i++ {
+		mustAppend(t, s, "s", Any, ev("T", `{"pad":"0123456789"}`))
+	}
+	loc, _ := s.ix.Locate(25)
+	path := s.segmentPath(segment.LocSegment(loc))
+	s.Close()
+	f, err := mem.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	off := segment.LocOffset(loc) + 30 // inside record 25's payload
+	f.ReadAt(b, off)
+	b[0] ^= 0x20
+	f.WriteAt(b, off)
+	f.Close()
+
+	for _, strict := range []Options{{FS: mem, Fsync: FsyncAlways}, {FS: mem, Fsync: FsyncNever, VerifyFull: true}} {
+		var ce *segment.CorruptionError
+		if _, err := Open("/d", strict); !errors.As(err, &ce) {
+			t.Fatalf("%+v: Open: %v, want corruption", strict, err)
+		}
+	}
+	r := openT(t, "/d", o)
+	defer r.Close()
+	if r.Head() != 24 {
+		t.Fatalf("head %d after cutting at position 25, want 24", r.Head())
+	}
+	if p, err := r.ReadAll(0, Forward, 100, Filter{}); err != nil || len(p.Events) != 24 {
+		t.Fatalf("after the cut: %d events, %v", len(p.Events), err)
+	}
+	names, _ := mem.ReadDir("/d/log")
+	broken := false
+	for _, n := range names {
+		broken = broken || strings.HasSuffix(n, ".broken")
+	}
+	if !broken {
+		t.Fatalf("no .broken copy kept: %v", names)
+	}
+	mustAppend(t, r, "s", 24, ev("T", `{}`))
 }

@@ -125,14 +125,28 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 	}()
 
-	s.log, err = segment.Open(filepath.Join(dir, "log"), segment.Options{
+	lo := segment.Options{
 		FS:            s.fs,
 		SegmentSize:   opts.SegmentSize,
 		MaxRecordSize: min(opts.MaxEventSize+64<<10, segment.MaxRecordSize),
 		VerifyFull:    opts.VerifyFull,
 		Repair:        opts.Repair,
 		Logger:        s.logger,
-	})
+	}
+	s.log, err = segment.Open(filepath.Join(dir, "log"), lo)
+	var ce *segment.CorruptionError
+	if err != nil && errors.As(err, &ce) && unsyncedWindow(opts) {
+		// Without fsync=always, frames reach the disk in whatever order the
+		// kernel writes them back, so after a power loss a torn frame can
+		// sit before an intact one. Tail verification only reads what was
+		// never sealed (the last segment, segments without a footer): the
+		// unsynced window the policy may lose. Cut it there, keeping the
+		// damaged files as .broken copies, instead of refusing to start.
+		s.logger.Warn("log damaged in the unsynced window: cutting it (the fsync policy allows losing it)",
+			"policy", s.Policy(), "file", ce.File, "offset", ce.Offset, "cause", ce.Err)
+		lo.Repair = true
+		s.log, err = segment.Open(filepath.Join(dir, "log"), lo)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +173,15 @@ func Open(dir string, opts Options) (*Store, error) {
 	go func() { defer s.bg.Done(); s.scrub(ctx) }()
 	ok = true
 	return s, nil
+}
+
+// unsyncedWindow reports whether a corruption found at open may be the
+// unsynced tail that opts' fsync policy allows losing: not with
+// fsync=always (nothing acknowledged is unsynced), not when every sealed
+// segment was verified (VerifyFull reports old damage, which is never
+// cut silently), and not when the operator chose Repair already.
+func unsyncedWindow(opts Options) bool {
+	return opts.Fsync != FsyncAlways && !opts.VerifyFull && !opts.Repair
 }
 
 // scrub checks the sealed segments' whole-file checksums once after start.
