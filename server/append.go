@@ -393,8 +393,14 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request, _ httprout
 	b = appendTime(b, res.Timestamp)
 	b = append(b, `,"position":`...)
 	b = appendUint(b, a.Position)
+	sendAppended(w, ob, b, res.Duplicate)
+}
+
+// sendAppended finishes and sends an append's answer rendered into b (grown
+// from *ob): 201, or 200 with "duplicate": true for a retried append.
+func sendAppended(w http.ResponseWriter, ob *[]byte, b []byte, duplicate bool) {
 	status := http.StatusCreated
-	if res.Duplicate {
+	if duplicate {
 		b = append(b, `,"duplicate":true`...)
 		status = http.StatusOK
 	}
@@ -482,14 +488,5 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, ps httprout
 		b = append(b, '}')
 	}
 	b = append(b, ']')
-	status := http.StatusCreated
-	if res.Duplicate {
-		b = append(b, `,"duplicate":true`...)
-		status = http.StatusOK
-	}
-	b = append(b, '}')
-	b = append(b, okSuffix...)
-	writeRaw(w, status, b)
-	*ob = b
-	putBuf(ob)
+	sendAppended(w, ob, b, res.Duplicate)
 }
