@@ -86,13 +86,11 @@ func (sub *Subscription) nextAll(max int) ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case page.Next != 0:
+		// Next is where the read stopped early; otherwise it examined
+		// everything up to the head it saw.
+		sub.cursor = page.Head
+		if page.Next != 0 {
 			sub.cursor = page.Next
-		case len(page.Events) > 0 && page.Events[len(page.Events)-1].Position == page.Head:
-			sub.cursor = page.Head
-		default:
-			sub.cursor = page.Head // examined everything up to the head
 		}
 		if len(page.Events) > 0 {
 			return page.Events, nil

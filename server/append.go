@@ -364,10 +364,6 @@ func (s *Server) handleAppend(w http.ResponseWriter, r *http.Request, _ httprout
 		writeError(w, e)
 		return
 	}
-	if err := s.store.Err(); err != nil {
-		writeError(w, storeError(err))
-		return
-	}
 	res, err := s.store.Append(r.Context(), streamID, exp.v, ev[:])
 	if err != nil {
 		writeAppendError(w, err, exp)
@@ -447,10 +443,6 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, ps httprout
 	exp, props, e := s.parseBatch(body)
 	if e != nil {
 		writeError(w, e)
-		return
-	}
-	if err := s.store.Err(); err != nil {
-		writeError(w, storeError(err))
 		return
 	}
 	res, aerr := s.store.Append(r.Context(), streamID, exp.v, props)
