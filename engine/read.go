@@ -188,7 +188,13 @@ func (s *Store) readAll(from uint64, dir Direction, limit int, f Filter, pooled 
 		for p := hi; p >= lo; p-- {
 			pos = append(pos, p)
 		}
-		if serr := s.scanPositions(pos, pooled, emit); serr != nil {
+		// One index lookup for the chunk, then newest first.
+		locs = s.ix.LocateRange(lo, int(k), locs[:0])
+		if uint64(len(locs)) != k {
+			return 0, 0, fmt.Errorf("engine: index has no location for position %d", lo+uint64(len(locs)))
+		}
+		slices.Reverse(locs)
+		if serr := s.scanLocs(locs, pos, 0, pooled, emit); serr != nil {
 			return 0, 0, serr
 		}
 		hi = lo - 1
