@@ -5,7 +5,8 @@
 // and record.go and mirrored in docs/format.md.
 //
 // There are only a few types: Log (the open log), Batch (a frame being
-// built), Record (one event), Loc (where a record is) and Options.
+// built), Record (one event), Loc (where a record is) and Options; damage
+// is reported as a *CorruptionError, and Verify returns a Report.
 //
 // # Lifecycle
 //
@@ -30,8 +31,10 @@
 // writer's lock. Sealed segments never change. The log does not decide what
 // readers may see: the engine publishes its visible head only after Sync,
 // and readers ask only for what it published. TruncateAfter removes files:
-// no reader may be reading past the cut (the engine truncates only during
-// recovery).
+// no reader may be reading past the cut. Only tests call TruncateAfter
+// today (Open cuts a torn tail by itself, and the engine recovers with Open
+// then Replay); it is kept for replication, a future raft follower
+// truncating a divergent suffix.
 //
 // A failed write, roll or sync is sticky: every later Write and Sync
 // returns that error, never retrying and then acknowledging. Records
@@ -58,7 +61,9 @@
 //  1. Leftover *.tmp files are removed.
 //  2. Every segment but the last must have a valid footer; one without it
 //     (a crash before the seal finished) is scanned frame by frame and
-//     sealed now. With Options.VerifyFull every frame, record and
+//     sealed now; a bad frame in it, or a zeroed frame header followed by
+//     a good frame, is corruption (only the last segment has a tail that
+//     can be torn). With Options.VerifyFull every frame, record and
 //     whole-file hash of every sealed segment is checked as well; otherwise
 //     Scrub does that in the background after start.
 //  3. The last segment is scanned: every frame must decode, match its
@@ -68,14 +73,28 @@
 //     no good frame after it is a torn tail: never acknowledged, so it is
 //     cut, and the bytes from the cut to the last non-zero byte are
 //     overwritten with zeros and synced so no stale frame can line up
-//     later. A bad frame followed by a good one is corruption.
+//     later. A bad or zeroed frame followed by a good frame is corruption,
+//     and so is a bad frame that matches its checksum (written whole, so
+//     not torn). One function, classifyStop (scan.go), makes that call for
+//     recovery and for Verify alike.
 //  4. Corruption anywhere (not a torn tail) fails Open with a
 //     *CorruptionError naming file and offset, unless Options.Repair: then
 //     the damaged segment is copied to <name>.broken, later segments are
 //     renamed to .broken, the log is cut at the last good frame before the
-//     damage, and Open goes on.
+//     damage (a segment with a bad header is renamed to .broken whole), and
+//     Open goes on. See repair.go.
 //
 // Reads never return unverified data: ReadRecord checks the record's own
 // checksum and Replay each frame's checksum; damage gives a
 // *CorruptionError. Verify checks a closed log offline.
+//
+// # Files
+//
+// options.go (Options), log.go (Log, Open, Close), recover.go (what Open
+// checks), repair.go (Options.Repair), write.go (Write, rolls, seals, Sync),
+// truncate.go (TruncateAfter), read.go (ReadAt, ReadRecord, Replay, Scrub),
+// scan.go (the frame scan and the torn-tail rule), reader.go (the
+// sequential reader they use), verify.go (Verify), format.go and record.go
+// (the byte layout), errors.go, prealloc.go (the next segment, prepared
+// ahead).
 package segment

@@ -132,7 +132,8 @@ func frameChecksum(head24, records []byte) uint64 {
 }
 
 // encodeFrame appends a frame holding the given encoded records (count of
-// them, the first at position first). Pure; used by tests and tools.
+// them, the first at position first). Pure; only tests use it, as a
+// reference for Batch, which is what Write encodes with.
 func encodeFrame(dst []byte, first uint64, count uint32, records []byte) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, frameHeaderSize)...)

@@ -182,21 +182,6 @@ func replayFrame(s *segment, seg int, off int64, h frameHeader, body []byte, aft
 	return nil
 }
 
-// Segments describes the segments, oldest first. Any goroutine.
-func (l *Log) Segments() []SegmentInfo {
-	segs := l.state.Load().segs
-	out := make([]SegmentInfo, len(segs))
-	for i, s := range segs {
-		sealed := s.sealed.Load()
-		size := s.end.Load()
-		if sealed {
-			size += footerSize
-		}
-		out[i] = SegmentInfo{Ordinal: uint32(i), FirstPos: s.firstPos, Path: s.path, Size: size, Sealed: sealed}
-	}
-	return out
-}
-
 // Scrub checks every sealed segment against its footer (the whole-file
 // hash). Damage is returned as *CorruptionError values joined with
 // errors.Join (errors.As finds the first), each naming the bad frame when
@@ -253,7 +238,7 @@ func checkSealed(ctx context.Context, rd *seqReader, s *segment) error {
 	if d.Sum64() == ft.FileHash {
 		return nil
 	}
-	res, err := scanSegment(rd, ft.DataEnd, s.firstPos, true, nil, nil)
+	res, err := scanSegment(rd, ft.DataEnd, s.firstPos, true, nil)
 	if err != nil {
 		return err
 	}

@@ -281,9 +281,6 @@ func (b *Batch) Bytes() int {
 	return len(b.buf)
 }
 
-// FirstPos returns the position of the batch's first record (set by Reset).
-func (b *Batch) FirstPos() uint64 { return b.firstPos }
-
 // Loc is the place of one record: uint64(segmentOrdinal)<<40 | byteOffset.
 // It is a plain uint64 (an alias), so the index can store it as one.
 type Loc = uint64

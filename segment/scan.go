@@ -27,7 +27,6 @@ type scanResult struct {
 	// intact: for stopBad, the bad frame matched its checksum (its position
 	// or records are wrong). Such a frame was written whole: never torn.
 	intact bool
-	footer footer // for stopFooter
 }
 
 // scanSegment walks the frames of a segment whose (already checked) header
@@ -35,10 +34,9 @@ type scanResult struct {
 // match its checksum, start at the expected position and hold exactly its
 // count of records; with verify the records' own checksums are checked too.
 // If d is not nil, the header and every good frame are fed to it (the
-// whole-file digest of [0,end)). onFrame, if not nil, sees every good frame.
-// The error is an I/O error; damage is reported in the result.
-func scanSegment(rd *seqReader, size int64, first uint64, verify bool, d *xxhash.Digest,
-	onFrame func(off int64, h frameHeader, body []byte) error) (scanResult, error) {
+// whole-file digest of [0,end)). The error is an I/O error; damage is
+// reported in the result (see classifyStop for what a stop means).
+func scanSegment(rd *seqReader, size int64, first uint64, verify bool, d *xxhash.Digest) (scanResult, error) {
 	res := scanResult{end: segHeaderSize, next: first}
 	if d != nil {
 		hb, err := rd.peek(0, segHeaderSize)
@@ -63,7 +61,7 @@ func scanSegment(rd *seqReader, size int64, first uint64, verify bool, d *xxhash
 			// crash while sealing). No frame can start like this: as a
 			// length, "EVTD" is over maxFrameLen.
 			if ft, ferr := decodeFooter(hb); ferr == nil && ft.DataEnd == off {
-				res.stop, res.footer = stopFooter, ft
+				res.stop = stopFooter
 			} else {
 				res.stop = stopZero
 			}
@@ -96,11 +94,6 @@ func scanSegment(rd *seqReader, size int64, first uint64, verify bool, d *xxhash
 			res.stop, res.err, res.intact = stopBad, err, checksumOK
 			return res, nil
 		}
-		if onFrame != nil {
-			if err := onFrame(off, h, body); err != nil {
-				return res, err
-			}
-		}
 		if d != nil {
 			d.Write(fb)
 		}
@@ -111,11 +104,61 @@ func scanSegment(rd *seqReader, size int64, first uint64, verify bool, d *xxhash
 	}
 }
 
+// tailVerdict is classifyStop's answer.
+type tailVerdict struct {
+	// cause is nil when the stop is the (clean or torn) end of the data: a
+	// torn tail is cut at res.end and [res.end, dirtyEnd) zeroed. Otherwise
+	// the stop is corruption at res.end and cause says why.
+	cause error
+	// dirtyEnd is the offset just past the last non-zero byte after res.end
+	// (res.end when there is none, or when nothing was inspected).
+	dirtyEnd int64
+}
+
+// classifyStop decides what the stop of a scan of a segment of the given
+// size means: the end of the data, a torn tail, or corruption. It is the one
+// place that rule lives (recovery of the last and of sealed segments, and
+// Verify, all ask it):
+//
+//   - stopEOF and stopFooter are a clean end.
+//   - A bad frame (stopBad) not in the last segment is corruption outright:
+//     only the tail of the last segment can be torn. Nothing is read.
+//   - Otherwise (stopZero, or stopBad in the last segment) the bytes after
+//     the stop are inspected. A good frame after them, or a bad frame that
+//     matched its checksum (intact: written whole, so never torn), makes it
+//     corruption; else it is a torn tail (a bad or zeroed frame followed by
+//     a good frame is corruption, not a torn tail).
+//
+// The error is an I/O error.
+func classifyStop(rd *seqReader, res scanResult, size int64, last bool) (tailVerdict, error) {
+	v := tailVerdict{dirtyEnd: res.end}
+	switch {
+	case res.stop != stopZero && res.stop != stopBad:
+		return v, nil
+	case res.stop == stopBad && !last:
+		v.cause = res.err
+		return v, nil
+	}
+	dirtyEnd, validAt, err := inspectTail(rd, res.end, size, res.next)
+	if err != nil {
+		return v, err
+	}
+	v.dirtyEnd = dirtyEnd
+	if validAt >= 0 || res.intact {
+		v.cause = res.err
+		if v.cause == nil {
+			v.cause = corruptf("zeroed frame header followed by a good frame at offset %d", validAt)
+		}
+	}
+	return v, nil
+}
+
 // inspectTail looks at [from, size) of a segment after its frames stopped at
 // from. It returns dirtyEnd, the offset just past the last non-zero byte
 // (from when all is zero), and validAt, the offset of a good frame with a
 // position ≥ next somewhere after from (-1: none). A good frame after the
-// stop means the stop is damage in the middle of the log, not a torn tail.
+// stop means the stop is damage in the middle of the log, not a torn tail
+// (classifyStop decides).
 func inspectTail(rd *seqReader, from, size int64, next uint64) (dirtyEnd, validAt int64, err error) {
 	dirtyEnd, validAt = from, -1
 	firstNZ := int64(-1)

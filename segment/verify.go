@@ -84,7 +84,7 @@ func verifySegment(rep *Report, rd *seqReader, s *segment, last bool, next uint6
 		problem(max(size-footerSize, 0), ferr)
 	}
 	var d xxhash.Digest
-	res, err := scanSegment(rd, size, s.firstPos, true, &d, nil)
+	res, err := scanSegment(rd, size, s.firstPos, true, &d)
 	if err != nil {
 		return err
 	}
@@ -96,23 +96,14 @@ func verifySegment(rep *Report, rd *seqReader, s *segment, last bool, next uint6
 		}
 		rep.LastPosition = res.next - 1
 	}
-	switch {
-	case res.stop == stopBad && !last:
-		problem(res.end, res.err)
-	case res.stop == stopBad || res.stop == stopZero:
-		dirtyEnd, validAt, err := inspectTail(rd, res.end, size, res.next)
-		if err != nil {
-			return err
-		}
-		if validAt >= 0 || res.intact {
-			cause := res.err
-			if cause == nil {
-				cause = corruptf("zeroed frame header followed by a good frame at offset %d", validAt)
-			}
-			problem(res.end, cause)
-		} else if last {
-			rep.TornTail = dirtyEnd - res.end
-		}
+	v, err := classifyStop(rd, res, size, last)
+	if err != nil {
+		return err
+	}
+	if v.cause != nil {
+		problem(res.end, v.cause)
+	} else if last {
+		rep.TornTail = v.dirtyEnd - res.end // 0 on a clean end
 	}
 	if ferr == nil && res.stop != stopBad {
 		if res.end != ft.DataEnd {

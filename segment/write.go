@@ -1,0 +1,209 @@
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"eventd/segment/vfs"
+)
+
+// Write appends the batch as one frame with one WriteAt, rolling to a new
+// segment first if the frame (and a footer) would not fit. It returns the
+// segment ordinal and the frame's offset in it; record i of the batch is at
+// MakeLoc(seg, frameOff+rel_i). The batch's first position must follow
+// LastPosition. Writer goroutine only. A failed write or roll is sticky:
+// every later Write and Sync returns the same error.
+func (l *Log) Write(b *Batch) (seg uint32, frameOff int64, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return 0, 0, ErrClosed
+	case l.failed != nil:
+		return 0, 0, l.failed
+	case b.count == 0:
+		return 0, 0, errors.New("segment: empty batch")
+	case b.err != nil:
+		return 0, 0, b.err
+	case b.maxRec > l.opts.MaxRecordSize:
+		return 0, 0, fmt.Errorf("%w: %d bytes, limit %d", ErrRecordTooLarge, b.maxRec, l.opts.MaxRecordSize)
+	case len(b.buf)-frameHeaderSize > maxFrameLen:
+		return 0, 0, fmt.Errorf("segment: batch of %d bytes over the frame limit", len(b.buf))
+	case b.firstPos != l.lastPos.Load()+1:
+		return 0, 0, fmt.Errorf("segment: batch starts at position %d, log ends at %d", b.firstPos, l.lastPos.Load())
+	}
+	frame := b.buf
+	putFrameHeader(frame, uint32(b.count), b.firstPos)
+	if l.writeOff > segHeaderSize && l.writeOff+int64(len(frame))+footerSize > l.opts.SegmentSize {
+		if err := l.rollLocked(); err != nil {
+			l.failed = fmt.Errorf("segment: roll: %w", err)
+			return 0, 0, l.failed
+		}
+	}
+	s := l.active
+	if _, err := s.f.WriteAt(frame, l.writeOff); err != nil {
+		l.failed = fmt.Errorf("segment: write %s: %w", s.path, err)
+		return 0, 0, l.failed
+	}
+	l.digest.Write(frame)
+	frameOff = l.writeOff
+	l.writeOff += int64(len(frame))
+	l.dirty = true
+	s.end.Store(l.writeOff)
+	l.lastPos.Store(b.firstPos + uint64(b.count) - 1)
+	l.maybePreallocLocked()
+	return s.ordinal, frameOff, nil
+}
+
+// maybePreallocLocked starts preparing the next segment once the active one
+// is a quarter full: early enough to be ready at the roll, late enough that
+// a short-lived or little-used log never zero-fills a whole segment.
+func (l *Log) maybePreallocLocked() {
+	if l.pre != nil && l.writeOff >= l.opts.SegmentSize/4 {
+		l.pre.kick()
+	}
+}
+
+// rollLocked syncs the active segment, makes the next one and starts
+// sealing the old one in the background.
+func (l *Log) rollLocked() error {
+	old := l.active
+	if l.dirty {
+		if err := old.f.Sync(); err != nil {
+			return err
+		}
+		l.dirty = false
+	}
+	dataEnd, hash := l.writeOff, l.digest.Sum64()
+	s, err := l.createSegment(l.lastPos.Load() + 1)
+	if err != nil {
+		return err
+	}
+	st := l.state.Load()
+	s.ordinal = uint32(len(st.segs))
+	segs := append(st.segs[:len(st.segs):len(st.segs)], s)
+	l.state.Store(&logState{segs: segs})
+	l.active = s
+	l.writeOff = segHeaderSize
+	l.digest.Reset()
+	l.digest.Write(appendSegHeader(nil, s.firstPos))
+	l.sealWG.Add(1)
+	go l.seal(old, dataEnd, hash)
+	return nil
+}
+
+// createSegment makes the segment whose first position is first and
+// returns it open: the preallocated file when one is ready, else a new
+// empty one (synchronously). Header, sync, rename to the final name, sync
+// the directory.
+func (l *Log) createSegment(first uint64) (*segment, error) {
+	var f vfs.File
+	var tmp string
+	if l.pre != nil {
+		if p, ok := l.pre.take(); ok {
+			f, tmp = p.f, p.path
+		}
+	}
+	if f == nil {
+		tmp = filepath.Join(l.dir, "roll.tmp")
+		var err error
+		if f, err = l.fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	path := filepath.Join(l.dir, segName(first))
+	err := func() error {
+		if _, err := f.WriteAt(appendSegHeader(nil, first), 0); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if err := l.fs.Rename(tmp, path); err != nil {
+			return err
+		}
+		return l.fs.SyncDir(l.dir)
+	}()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s := &segment{firstPos: first, path: path, f: f}
+	s.end.Store(segHeaderSize)
+	return s, nil
+}
+
+// seal writes the footer of a segment the writer has left (its data is
+// already synced). A failure is logged: the segment is sealed at the next
+// Open instead.
+func (l *Log) seal(s *segment, dataEnd int64, hash uint64) {
+	defer l.sealWG.Done()
+	if err := writeFooter(s.f, dataEnd, hash); err != nil {
+		l.lg.Error("segment: sealing failed; it is retried at the next open", "file", s.path, "err", err)
+		return
+	}
+	s.sealed.Store(true)
+}
+
+// writeFooter seals a segment file whose frames end at dataEnd: footer,
+// fdatasync, cut the zero tail, sync.
+func writeFooter(f vfs.File, dataEnd int64, fileHash uint64) error {
+	if _, err := f.WriteAt(appendFooter(nil, dataEnd, fileHash), dataEnd); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Truncate(dataEnd + footerSize); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// Sync makes every written frame durable (fdatasync of the active
+// segment). Writer goroutine or the interval syncer; it does not block
+// Write while the fsync runs. A failed sync is sticky.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if l.failed != nil {
+		err := l.failed
+		l.mu.Unlock()
+		return err
+	}
+	if !l.dirty {
+		l.mu.Unlock()
+		return nil
+	}
+	s := l.active
+	l.dirty = false
+	l.mu.Unlock()
+	if err := s.f.Sync(); err != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.failed == nil {
+			l.failed = fmt.Errorf("segment: sync %s: %w", s.path, err)
+		}
+		return l.failed
+	}
+	return nil
+}
+
+var zeros = make([]byte, 1<<20)
+
+// zeroRange overwrites [from, to) of f with zeros.
+func zeroRange(f vfs.File, from, to int64) error {
+	for off := from; off < to; {
+		n := min(int64(len(zeros)), to-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
