@@ -34,8 +34,9 @@ type group struct {
 // Cost: one map lookup per stream in the batch under the read lock, the
 // positions appended outside any lock, then a short write-lock hold that
 // publishes the streams (a tree insert only for a new stream, or for the
-// first change of a stream while a checkpoint is being written) and the Locs. No allocation per entry: a stream's
-// positions grow at most once per batch.
+// first change of a stream while a checkpoint is being written) and the
+// Locs. No allocation per entry: a stream's positions grow at most once
+// per batch.
 func (ix *Index) Apply(batch []Entry) {
 	if len(batch) == 0 {
 		return
@@ -90,7 +91,7 @@ func (ix *Index) Apply(batch []Entry) {
 		gr := &groups[g]
 		ix.posBytes += gr.grown
 		if s := gr.fresh; s != nil {
-			s.gen = ix.epoch
+			s.cpGen = ix.cpGen
 			ix.tree.ReplaceOrInsert(s)
 			ix.byID[s.id] = s
 			ix.idBytes += int64(len(s.id))
@@ -110,8 +111,8 @@ func (ix *Index) Apply(batch []Entry) {
 // updateLocked sets an existing stream's positions and UpdatedAt, copying
 // the stream object first when a running checkpoint may share it.
 func (ix *Index) updateLocked(s *stream, positions []uint64, updatedAt int64) {
-	if ix.snapshots > 0 && s.gen != ix.epoch {
-		c := &stream{id: s.id, positions: positions, createdAt: s.createdAt, updatedAt: updatedAt, gen: ix.epoch}
+	if ix.checkpointsActive > 0 && s.cpGen != ix.cpGen {
+		c := &stream{id: s.id, positions: positions, createdAt: s.createdAt, updatedAt: updatedAt, cpGen: ix.cpGen}
 		ix.cowCopies++
 		ix.tree.ReplaceOrInsert(c)
 		ix.byID[c.id] = c

@@ -79,8 +79,10 @@ const (
 // (part of the format; a variable only so tests can cover the u64 layout).
 var wideAbove uint64 = math.MaxUint32
 
-// snapshot is a frozen view of the index taken under the write lock.
-type snapshot struct {
+// frozenView is what a checkpoint encodes: the index at one head, taken
+// under the write lock (a tree clone and copies of the Loc table's headers)
+// and read without it.
+type frozenView struct {
 	head    uint64
 	tree    *btree.BTreeG[*stream]
 	runs    []run
@@ -95,27 +97,27 @@ type snapshot struct {
 // Safe for concurrent use; w is written with large buffers.
 func (ix *Index) WriteCheckpoint(w io.Writer, extra []byte) error {
 	ix.mu.Lock()
-	snap := snapshot{
+	view := frozenView{
 		head:    ix.head.Load(),
 		tree:    ix.tree.Clone(),
 		runs:    slices.Clone(ix.locs.runs),
 		chunks:  slices.Clone(ix.locs.chunks),
 		idBytes: uint64(ix.idBytes),
 	}
-	ix.epoch++ // objects older than this may be shared with snap.tree
-	ix.snapshots++
+	ix.cpGen++ // objects of an older generation may be shared with view.tree
+	ix.checkpointsActive++
 	ix.mu.Unlock()
 	defer func() {
 		ix.mu.Lock()
-		ix.snapshots--
+		ix.checkpointsActive--
 		ix.mu.Unlock()
 	}()
-	return snap.encode(w, extra)
+	return view.encode(w, extra)
 }
 
-func (sn *snapshot) encode(w io.Writer, extra []byte) error {
+func (fv *frozenView) encode(w io.Writer, extra []byte) error {
 	e := encoder{w: w, h: xxhash.New(), buf: make([]byte, 0, encBufSize)}
-	wide := sn.head > wideAbove
+	wide := fv.head > wideAbove
 	var flags uint32
 	if wide {
 		flags |= ckptFlagWide
@@ -123,23 +125,23 @@ func (sn *snapshot) encode(w io.Writer, extra []byte) error {
 	e.str(ckptMagic)
 	e.u32(ckptVersion)
 	e.u32(flags)
-	e.u64(sn.head)
-	e.u64(uint64(sn.tree.Len()))
-	e.u64(uint64(len(sn.runs)))
-	e.u64(sn.idBytes)
+	e.u64(fv.head)
+	e.u64(uint64(fv.tree.Len()))
+	e.u64(uint64(len(fv.runs)))
+	e.u64(fv.idBytes)
 	e.u64(uint64(len(extra)))
 	e.u64(0)
-	for _, r := range sn.runs {
+	for _, r := range fv.runs {
 		e.u64(r.first)
 		e.u64(r.hi)
 	}
-	for left, c := sn.head, 0; left > 0; c++ {
+	for left, c := fv.head, 0; left > 0; c++ {
 		k := min(left, chunkSize)
-		putInts(&e, sn.chunks[c][:k], 4)
+		putInts(&e, fv.chunks[c][:k], 4)
 		left -= k
 	}
 	var total uint64
-	sn.tree.Ascend(func(s *stream) bool {
+	fv.tree.Ascend(func(s *stream) bool {
 		p := s.positions
 		total += uint64(len(p))
 		e.u32(uint32(len(s.id)))
@@ -154,8 +156,8 @@ func (sn *snapshot) encode(w io.Writer, extra []byte) error {
 		}
 		return e.err == nil
 	})
-	if e.err == nil && total != sn.head {
-		return fmt.Errorf("index: internal error: streams hold %d positions, head is %d", total, sn.head)
+	if e.err == nil && total != fv.head {
+		return fmt.Errorf("index: internal error: streams hold %d positions, head is %d", total, fv.head)
 	}
 	e.bytes(extra)
 	e.flush()
@@ -345,7 +347,7 @@ func ReadCheckpoint(b []byte) (*Index, []byte, error) {
 		s := &objs[i]
 		s.createdAt = int64(le.Uint64(b[off+12:]))
 		s.updatedAt = int64(le.Uint64(b[off+20:]))
-		s.gen = 1
+		s.cpGen = 1 // New() starts at generation 1
 		off += ckptStreamHdr
 		if idLen > end-off || count == 0 || count > (end-off-idLen)/pw {
 			return nil, nil, corrupt("stream %d: id length %d, %d positions: past the end", i, idLen, count)

@@ -113,7 +113,7 @@ func TestConcurrentReadersAndCheckpoints(t *testing.T) {
 						}
 						return true
 					})
-					_, _, _ = ix.Len(), ix.MemoryBytes(), ix.Segments()
+					_, _ = ix.Len(), ix.MemoryBytes()
 				}
 			}
 		}()

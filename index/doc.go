@@ -23,22 +23,44 @@
 //
 // # Lifecycle
 //
-//	ix, extra, err := index.ReadCheckpoint(data) // or index.New()
-//	if err != nil { ix = index.New() }         // rebuild from the log
-//	// validate against the log: ix.Head(), ix.Segments(), ix.Locate
+// The engine opens the index in recoverIndex and loadCheckpoint
+// (engine/checkpoint.go):
+//
+//	ix, extra, err := index.ReadCheckpoint(data) // data: the checkpoint file
+//	if err == nil {
+//		// loadCheckpoint's checks: ix.Head() is not past the log's last
+//		// position, the record at ix.Locate(ix.Head()) is position
+//		// ix.Head() and ix.Stream(its stream id) holds it at its
+//		// version, and extra (the dedupe table) decodes
+//	}
+//	if err != nil {
+//		// delete the checkpoint file (if there was one), then:
+//		ix = index.New() // rebuilt by scanning the whole log
+//	}
 //	// replay the log after ix.Head(), Apply-ing each batch
+//
+// and then, while the store is open:
+//
 //	ix.Apply(batch)                              // after each durable batch
-//	ix.Stream(id); ix.Locate(pos); ix.Ascend(prefix, after, limit, fn)
+//	ix.Stream(id); ix.Version(id); ix.Locate(pos); ix.LocateRange(from, n, dst)
+//	ix.Ascend(prefix, after, limit, fn); ix.Len(); ix.MemoryBytes()
 //	ix.WriteCheckpoint(w, extra)                 // now and then, any goroutine
-//	ix.TruncateAfter(pos)                        // recovery: the log got shorter
+//
+// A checkpoint that disagrees with the log is never trimmed to fit: the
+// engine deletes it before any append (a checkpoint ahead of the log would
+// describe positions that get written anew) and rebuilds. So recovery never
+// truncates the index. TruncateAfter and TruncateAfterFunc are kept for
+// replication (a raft follower truncating a divergent suffix of its log
+// must truncate the index after the same position); only tests use them
+// today.
 //
 // # Concurrency
 //
 // All methods are safe for concurrent use under one rule: there is one
 // writer. Apply and TruncateAfter(Func) must not run concurrently with each
 // other; everything else (Stream, Version, Locate, LocateRange, Ascend,
-// Len, Head, Segments, MemoryBytes, WriteCheckpoint) may run from any
-// number of goroutines at any time.
+// Len, Head, MemoryBytes, WriteCheckpoint) may run from any number of
+// goroutines at any time.
 //
 // A sync.RWMutex guards the directory and the Loc table. Readers hold the read
 // lock only to copy what they need (a stream's entry is copied out; Ascend
@@ -54,10 +76,12 @@
 // treat it as read-only.
 //
 // WriteCheckpoint takes the write lock only to Clone the tree (copy-on-write
-// nodes) and copy the Loc table's slice headers, bumping an epoch. While a
-// checkpoint runs, the writer copies a stream object before changing it if
-// it is older than the epoch (and puts the copy in the tree and the map), so
-// the checkpoint encodes a frozen state at its head while appends go on.
+// nodes) and copy the Loc table's slice headers, bumping the checkpoint
+// generation (every stream object records the generation it was created
+// in). While a checkpoint runs, the writer copies a stream object of an
+// older generation before changing it (and puts the copy in the tree and
+// the map), so the checkpoint encodes a frozen view at its head while
+// appends go on.
 //
 // # Checkpoint
 //
@@ -70,6 +94,5 @@
 // wrapping ErrCorruptCheckpoint or ErrCheckpointVersion, and the caller
 // then rebuilds the index by scanning the log. The checkpoint covers
 // positions 1..Head() of the loaded index: recovery replays the log after
-// it. Before trusting it, the engine checks Segments() (and a few Locates)
-// against the log, and truncates the index if the log is shorter.
+// it, once the engine has checked it against the log (see Lifecycle).
 package index

@@ -27,17 +27,6 @@ type Stream struct {
 	UpdatedAt int64 // unix ns: Timestamp of the last event
 }
 
-// Version returns the stream's version: its number of events.
-func (s Stream) Version() uint64 { return uint64(len(s.Positions)) }
-
-// SegmentTable describes a run of consecutive positions whose Locs lie in
-// one segment, for checking a loaded checkpoint against the log.
-type SegmentTable struct {
-	FirstPos uint64 // first position in the segment
-	Ordinal  uint32 // Loc >> 40
-	Count    int    // positions FirstPos .. FirstPos+Count-1
-}
-
 // degree of the stream directory's B-tree: nodes hold up to 63 pointers,
 // few levels at millions of streams, cheap copy-on-write after a
 // checkpoint's Clone.
@@ -53,15 +42,16 @@ const degree = 32
 // reader may copy the header under the read lock and read that prefix
 // after releasing it: nobody will ever change those elements.
 //
-// While a checkpoint is being written (Index.snapshots > 0), objects that
-// may be shared with its tree clone (gen != Index.epoch) are copied before
-// they are changed (copy-on-write), so the checkpoint sees a frozen state.
+// While a checkpoint is being written (Index.checkpointsActive > 0),
+// objects that may be shared with its tree clone (cpGen != Index.cpGen)
+// are copied before they are changed (copy-on-write), so the checkpoint
+// sees a frozen state.
 type stream struct {
 	id        string // owned by the index (never aliases a caller's buffer)
 	positions []uint64
 	createdAt int64
 	updatedAt int64
-	gen       uint64 // Index.epoch when this object was created
+	cpGen     uint64 // Index.cpGen when this object was created
 }
 
 func lessStream(a, b *stream) bool { return a.id < b.id }
@@ -88,9 +78,10 @@ type Index struct {
 	byID map[string]*stream
 	locs locTable // guarded by mu
 
-	epoch     uint64 // guarded by mu; incremented by every checkpoint's Clone
-	snapshots int    // guarded by mu; checkpoints being written now
-	cowCopies int64  // guarded by mu; stream objects copied for a checkpoint
+	// Checkpoint generations (see stream), guarded by mu.
+	cpGen             uint64 // incremented by every checkpoint's Clone
+	checkpointsActive int    // checkpoints being written now
+	cowCopies         int64  // stream objects copied for a checkpoint
 
 	// Memory accounting (guarded by mu), see MemoryBytes.
 	posBytes int64 // Σ cap(positions)*8
@@ -101,7 +92,7 @@ type Index struct {
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{tree: btree.NewG(degree, lessStream), byID: make(map[string]*stream), epoch: 1}
+	return &Index{tree: btree.NewG(degree, lessStream), byID: make(map[string]*stream), cpGen: 1}
 }
 
 // Head returns the last indexed position (0 when empty).
@@ -225,29 +216,6 @@ func (ix *Index) Ascend(prefix, after string, limit int, fn func(Stream) bool) {
 		}
 		pivot = buf[len(buf)-1].ID + "\x00"
 	}
-}
-
-// Segments returns the position ranges per segment ordinal (Loc >> 40), in
-// position order, covering 1..Head().
-func (ix *Index) Segments() []SegmentTable {
-	ix.mu.RLock()
-	defer ix.mu.RUnlock()
-	head := ix.head.Load()
-	runs := ix.locs.runs
-	var out []SegmentTable
-	for i, r := range runs {
-		end := head + 1
-		if i+1 < len(runs) {
-			end = runs[i+1].first
-		}
-		ord := uint32(r.hi >> 40)
-		if n := len(out); n > 0 && out[n-1].Ordinal == ord {
-			out[n-1].Count += int(end - r.first)
-			continue
-		}
-		out = append(out, SegmentTable{FirstPos: r.first, Ordinal: ord, Count: int(end - r.first)})
-	}
-	return out
 }
 
 // Per-stream RAM besides its positions and id bytes, used by MemoryBytes:

@@ -89,6 +89,37 @@ func checkInvariants(t testing.TB, ix *Index) {
 	}
 }
 
+// segSpan is a run of consecutive positions whose Locs lie in one segment
+// (ordinal = Loc >> 40).
+type segSpan struct {
+	FirstPos uint64
+	Ordinal  uint32
+	Count    int // positions FirstPos .. FirstPos+Count-1
+}
+
+// segSpans returns the index's positions 1..Head() grouped by segment, in
+// position order, read from the Loc table's runs.
+func segSpans(ix *Index) []segSpan {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	head := ix.head.Load()
+	runs := ix.locs.runs
+	var out []segSpan
+	for i, r := range runs {
+		end := head + 1
+		if i+1 < len(runs) {
+			end = runs[i+1].first
+		}
+		ord := uint32(r.hi >> 40)
+		if n := len(out); n > 0 && out[n-1].Ordinal == ord {
+			out[n-1].Count += int(end - r.first)
+			continue
+		}
+		out = append(out, segSpan{FirstPos: r.first, Ordinal: ord, Count: int(end - r.first)})
+	}
+	return out
+}
+
 func ids(ss []Stream) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
@@ -108,7 +139,7 @@ func TestApplyAndRead(t *testing.T) {
 		name     string
 		batches  [][]ev
 		streams  map[string][]uint64
-		segments []SegmentTable
+		segments []segSpan
 	}{
 		{
 			name:    "empty",
@@ -118,7 +149,7 @@ func TestApplyAndRead(t *testing.T) {
 			name:     "one event",
 			batches:  [][]ev{{{"a", L(0, 0)}}},
 			streams:  map[string][]uint64{"a": {1}},
-			segments: []SegmentTable{{FirstPos: 1, Ordinal: 0, Count: 1}},
+			segments: []segSpan{{FirstPos: 1, Ordinal: 0, Count: 1}},
 		},
 		{
 			name: "interleaved streams in one batch",
@@ -126,7 +157,7 @@ func TestApplyAndRead(t *testing.T) {
 				{"b", L(0, 10)}, {"a", L(0, 20)}, {"b", L(0, 30)}, {"c", L(0, 40)}, {"a", L(0, 50)}, {"a", L(0, 60)},
 			}},
 			streams:  map[string][]uint64{"a": {2, 5, 6}, "b": {1, 3}, "c": {4}},
-			segments: []SegmentTable{{FirstPos: 1, Ordinal: 0, Count: 6}},
+			segments: []segSpan{{FirstPos: 1, Ordinal: 0, Count: 6}},
 		},
 		{
 			name: "many streams in one batch (map grouping)",
@@ -139,7 +170,7 @@ func TestApplyAndRead(t *testing.T) {
 				"s1": {1, 11}, "s2": {2, 15}, "s3": {3}, "s4": {4}, "s5": {5}, "s6": {6},
 				"s7": {7}, "s8": {8}, "s9": {9, 13, 14}, "s10": {10, 12},
 			},
-			segments: []SegmentTable{{FirstPos: 1, Ordinal: 0, Count: 15}},
+			segments: []segSpan{{FirstPos: 1, Ordinal: 0, Count: 15}},
 		},
 		{
 			name: "appends across batches",
@@ -150,7 +181,7 @@ func TestApplyAndRead(t *testing.T) {
 				{{"b", L(0, 400)}, {"b", L(0, 500)}, {"a", L(0, 600)}},
 			},
 			streams:  map[string][]uint64{"a": {1, 2, 4, 7}, "b": {3, 5, 6}},
-			segments: []SegmentTable{{FirstPos: 1, Ordinal: 0, Count: 7}},
+			segments: []segSpan{{FirstPos: 1, Ordinal: 0, Count: 7}},
 		},
 		{
 			name: "segment boundaries",
@@ -161,7 +192,7 @@ func TestApplyAndRead(t *testing.T) {
 				{{"c", L(5, 1<<39)}},
 			},
 			streams: map[string][]uint64{"a": {1, 2, 4, 6}, "b": {3, 5}, "c": {7}},
-			segments: []SegmentTable{
+			segments: []segSpan{
 				{FirstPos: 1, Ordinal: 0, Count: 2}, {FirstPos: 3, Ordinal: 1, Count: 2},
 				{FirstPos: 5, Ordinal: 2, Count: 2}, {FirstPos: 7, Ordinal: 5, Count: 1},
 			},
@@ -172,7 +203,7 @@ func TestApplyAndRead(t *testing.T) {
 				{{"a", L(3, 1<<32-8)}, {"a", L(3, 1<<32)}, {"a", L(3, 1<<33+5)}, {"a", L(4, 1)}},
 			},
 			streams:  map[string][]uint64{"a": {1, 2, 3, 4}},
-			segments: []SegmentTable{{FirstPos: 1, Ordinal: 3, Count: 3}, {FirstPos: 4, Ordinal: 4, Count: 1}},
+			segments: []segSpan{{FirstPos: 1, Ordinal: 3, Count: 3}, {FirstPos: 4, Ordinal: 4, Count: 1}},
 		},
 	}
 	for _, tc := range cases {
@@ -200,7 +231,7 @@ func TestApplyAndRead(t *testing.T) {
 				if s.CreatedAt != int64(want[0])*10 || s.UpdatedAt != int64(want[len(want)-1])*10 {
 					t.Fatalf("Stream(%q) times %d, %d", id, s.CreatedAt, s.UpdatedAt)
 				}
-				if v := ix.Version(id); v != uint64(len(want)) || s.Version() != v {
+				if v := ix.Version(id); v != uint64(len(want)) {
 					t.Fatalf("Version(%q) = %d, want %d", id, v, len(want))
 				}
 				if cap(s.Positions) != len(s.Positions) {
@@ -232,8 +263,8 @@ func TestApplyAndRead(t *testing.T) {
 					}
 				}
 			}
-			if got := ix.Segments(); !slices.Equal(got, tc.segments) {
-				t.Fatalf("Segments = %+v, want %+v", got, tc.segments)
+			if got := segSpans(ix); !slices.Equal(got, tc.segments) {
+				t.Fatalf("segments = %+v, want %+v", got, tc.segments)
 			}
 		})
 	}
@@ -292,7 +323,7 @@ func TestLocTableChunks(t *testing.T) {
 			}
 		}
 	}
-	segs := ix.Segments()
+	segs := segSpans(ix)
 	total := 0
 	for i, s := range segs {
 		if s.Ordinal != uint32(i) {
@@ -421,21 +452,21 @@ func TestTruncateAfter(t *testing.T) {
 		name    string
 		pos     uint64
 		streams map[string][]uint64
-		segs    []SegmentTable
+		segs    []segSpan
 	}{
 		{"nothing (at head)", 8, map[string][]uint64{"a": {1, 3, 6}, "b": {2, 5}, "c": {4}, "d": {7, 8}},
-			[]SegmentTable{{1, 0, 3}, {4, 1, 3}, {7, 2, 2}}},
+			[]segSpan{{1, 0, 3}, {4, 1, 3}, {7, 2, 2}}},
 		{"nothing (past head)", 100, map[string][]uint64{"a": {1, 3, 6}, "b": {2, 5}, "c": {4}, "d": {7, 8}},
-			[]SegmentTable{{1, 0, 3}, {4, 1, 3}, {7, 2, 2}}},
+			[]segSpan{{1, 0, 3}, {4, 1, 3}, {7, 2, 2}}},
 		{"one event", 7, map[string][]uint64{"a": {1, 3, 6}, "b": {2, 5}, "c": {4}, "d": {7}},
-			[]SegmentTable{{1, 0, 3}, {4, 1, 3}, {7, 2, 1}}},
+			[]segSpan{{1, 0, 3}, {4, 1, 3}, {7, 2, 1}}},
 		{"segment boundary", 6, map[string][]uint64{"a": {1, 3, 6}, "b": {2, 5}, "c": {4}},
-			[]SegmentTable{{1, 0, 3}, {4, 1, 3}}},
+			[]segSpan{{1, 0, 3}, {4, 1, 3}}},
 		{"mid segment", 4, map[string][]uint64{"a": {1, 3}, "b": {2}, "c": {4}},
-			[]SegmentTable{{1, 0, 3}, {4, 1, 1}}},
+			[]segSpan{{1, 0, 3}, {4, 1, 1}}},
 		{"start of segment", 3, map[string][]uint64{"a": {1, 3}, "b": {2}},
-			[]SegmentTable{{1, 0, 3}}},
-		{"to one", 1, map[string][]uint64{"a": {1}}, []SegmentTable{{1, 0, 1}}},
+			[]segSpan{{1, 0, 3}}},
+		{"to one", 1, map[string][]uint64{"a": {1}}, []segSpan{{1, 0, 1}}},
 		{"everything", 0, map[string][]uint64{}, nil},
 	}
 	for _, tc := range cases {
@@ -455,8 +486,8 @@ func TestTruncateAfter(t *testing.T) {
 					t.Fatalf("Stream(%q) = %+v, want %v", id, s, want)
 				}
 			}
-			if got := ix.Segments(); !slices.Equal(got, tc.segs) {
-				t.Fatalf("Segments = %v, want %v", got, tc.segs)
+			if got := segSpans(ix); !slices.Equal(got, tc.segs) {
+				t.Fatalf("segments = %v, want %v", got, tc.segs)
 			}
 			if _, ok := ix.Locate(wantHead + 1); ok {
 				t.Fatal("Locate past head")

@@ -125,18 +125,18 @@ func compare(t *testing.T, ix *Index, m *model, rng *rand.Rand, pool []string) {
 			t.Fatalf("Ascend(%q, %q, %d) = %v, want %v", prefix, after, limit, ids(got), ids(want))
 		}
 	}
-	// Segments: recompute from the model's Locs.
-	var segs []SegmentTable
+	// Segment spans: recompute from the model's Locs.
+	var segs []segSpan
 	for i, loc := range m.locs {
 		ord := uint32(loc >> 40)
 		if n := len(segs); n > 0 && segs[n-1].Ordinal == ord {
 			segs[n-1].Count++
 			continue
 		}
-		segs = append(segs, SegmentTable{FirstPos: uint64(i + 1), Ordinal: ord, Count: 1})
+		segs = append(segs, segSpan{FirstPos: uint64(i + 1), Ordinal: ord, Count: 1})
 	}
-	if got := ix.Segments(); !slices.Equal(got, segs) {
-		t.Fatalf("Segments = %v, want %v", got, segs)
+	if got := segSpans(ix); !slices.Equal(got, segs) {
+		t.Fatalf("segments = %v, want %v", got, segs)
 	}
 }
 

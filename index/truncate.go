@@ -8,6 +8,11 @@ import (
 // TruncateAfter drops every position after pos: streams whose positions
 // all go away are removed, the others' versions shrink. Writer only.
 //
+// Recovery does not use it (the engine discards a checkpoint that
+// disagrees with the log, see the package documentation). It is kept for
+// replication: a follower that truncates a divergent suffix of its log
+// must truncate the index with it. Only tests call it today.
+//
 // The index does not keep per-event timestamps, so a stream that loses its
 // last events keeps its old UpdatedAt (an upper bound of the true one). Use
 // TruncateAfterFunc to correct it.
@@ -22,7 +27,7 @@ func (ix *Index) TruncateAfter(pos uint64) {
 // fails, TruncateAfterFunc returns the error and changes nothing. A nil
 // updatedAt keeps the old UpdatedAt. Writer only.
 //
-// It scans every stream (truncation is a recovery step, not a hot path).
+// It scans every stream (truncation is rare, not a hot path).
 func (ix *Index) TruncateAfterFunc(pos uint64, updatedAt func(id string, loc uint64) (int64, error)) error {
 	if pos >= ix.head.Load() {
 		return nil
