@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,7 @@ import (
 
 const replayBatch = 4096
 
-func (s *Store) checkpointPath() string { return filepath.Join(s.dir, "index", "checkpoint") }
+func (s *Store) checkpointPath() string { return Layout{s.dir}.Checkpoint() }
 
 // recoverIndex builds the index and the dedupe table: from the checkpoint
 // when it is valid and agrees with the log, then from the log after it.
@@ -80,7 +79,7 @@ func (s *Store) recoverIndex(dd *dedupe) error {
 // must not be ahead of the log, and the record at its last position must be
 // the one it says.
 func (s *Store) loadCheckpoint(dd *dedupe) (*index.Index, uint64, error) {
-	b, err := readFile(s.fs, s.checkpointPath())
+	b, err := vfs.ReadFile(s.fs, s.checkpointPath())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -120,30 +119,9 @@ func (s *Store) writeCheckpoint() error {
 }
 
 func (s *Store) saveCheckpoint(ix *index.Index, extra []byte) error {
-	path := s.checkpointPath()
-	tmp := path + ".tmp"
-	f, err := s.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(&fileWriter{f: f}, 1<<20)
-	err = ix.WriteCheckpoint(bw, extra)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = s.fs.Rename(tmp, path)
-	}
-	if err == nil {
-		err = s.fs.SyncDir(filepath.Dir(path))
-	}
-	return err
+	return vfs.WriteFileAtomic(s.fs, s.checkpointPath(), func(w io.Writer) error {
+		return ix.WriteCheckpoint(w, extra)
+	})
 }
 
 // maybeCheckpoint starts a background checkpoint every CheckpointEvery
@@ -183,33 +161,4 @@ func (w *writer) waitCheckpoint() {
 		<-w.ckptDone
 		w.ckptActive = false
 	}
-}
-
-// fileWriter adapts a vfs.File to io.Writer.
-type fileWriter struct {
-	f   vfs.File
-	off int64
-}
-
-func (w *fileWriter) Write(p []byte) (int, error) {
-	n, err := w.f.WriteAt(p, w.off)
-	w.off += int64(n)
-	return n, err
-}
-
-func readFile(fs vfs.FS, path string) ([]byte, error) {
-	f, err := fs.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, size)
-	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return b, nil
 }

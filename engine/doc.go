@@ -32,9 +32,40 @@
 // Sealed segments are then scrubbed in the background; corruption found there
 // or by a read is reported by Problems, and a damaged event is never returned.
 //
-// # On disk
+// # Input rules
+//
+// Every Append is checked against one set of rules (validate.go): stream-id
+// and event-type syntax, event-id and size limits, the number of events.
+// The server calls the same functions while parsing and maps the errors
+// (*InputError, matching ErrInvalidStreamID, ErrInvalidEventType,
+// ErrEventTooLarge or ErrInvalidEvent) to codes, so nothing a subsystem
+// appends can break a rule the API enforces.
+//
+// # Subsystems
+//
+// Reducers, commands, projections, snapshots and schemas live in
+// engine/<name> and talk to the store through small interfaces of their
+// own (Append, ReadStreamFunc, ReadAllFunc, Head, HeadMoved, WaitHead);
+// engine never imports them. Notifier is the wake-up primitive they share
+// (read-your-writes waits on it).
+//
+// # Files
+//
+//	store.go      Open, Close, status (Head, Stats, Problems), stream listing
+//	append.go     Append: checks, pooled requests, queueing
+//	writer.go     the writer goroutine: group commit, fsync, publish
+//	decide.go     expected versions, event-id dedupe, positions and versions
+//	validate.go   the input rules
+//	read.go       stream and $all reads
+//	subscribe.go  subscriptions
+//	notify.go     Notifier, HeadMoved, WaitHead
+//	checkpoint.go index checkpoint and recovery; dedupe.go the dedupe table
+//	layout.go     the data directory's names
+//
+// # On disk (layout.go)
 //
 //	<dir>/LOCK              flock: one process per data dir
 //	<dir>/log/*.seg         the segment log (docs/format.md)
 //	<dir>/index/checkpoint  index checkpoint + dedupe table, checksummed
+//	<dir>/projections/      derived data of the subsystems (rebuildable)
 package engine

@@ -16,8 +16,13 @@ var (
 	// ErrInvalidStreamID: the stream id is empty, too long or malformed.
 	ErrInvalidStreamID = errors.New("engine: invalid stream id")
 	// ErrInvalidEvent: an event's type, id or sizes are out of bounds, or an
-	// append has no events or too many.
+	// append has no events or too many (ErrInvalidEventType and
+	// ErrEventTooLarge are kinds of it).
 	ErrInvalidEvent = errors.New("engine: invalid event")
+	// ErrInvalidEventType: an event type breaks the event-type syntax.
+	ErrInvalidEventType = errors.New("engine: invalid event type")
+	// ErrEventTooLarge: an event's data and metadata pass Options.MaxEventSize.
+	ErrEventTooLarge = errors.New("engine: event too large")
 	// ErrCorrupt is wrapped by every error a read returns for a damaged
 	// record (a *segment.CorruptionError with file and offset): the store
 	// never returns wrong data, and the damage shows in Problems.

@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 
@@ -16,7 +15,7 @@ var memLocks sync.Map
 // lockDir takes the data dir's exclusive lock: flock(LOCK) on the real file
 // system, so a second daemon on the same dir fails at once.
 func lockDir(fs vfs.FS, realFS bool, dir string) (unlock func() error, err error) {
-	path := filepath.Join(dir, "LOCK")
+	path := Layout{dir}.Lock()
 	if !realFS {
 		key := fmt.Sprintf("%p|%s", fs, path)
 		if _, loaded := memLocks.LoadOrStore(key, true); loaded {

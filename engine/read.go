@@ -89,11 +89,15 @@ func (s *Store) readStream(streamID string, from uint64, dir Direction, limit in
 		}
 	}
 	var e Event // one for the whole read: fn must not keep it
+	var ferr error
 	err = s.scanPositions(sel, pooled, func(rec *segment.Record) bool {
 		e = toEvent(rec)
-		err = fn(&e)
-		return err == nil
+		ferr = fn(&e)
+		return ferr == nil
 	})
+	if err == nil {
+		err = ferr
+	}
 	if err != nil {
 		return 0, 0, err
 	}

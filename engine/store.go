@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,7 +14,7 @@ import (
 	"eventd/segment/vfs"
 )
 
-// Limits enforced by the engine (the server checks the same, with nicer errors).
+// Size limits of the engine's own (the input rules are in validate.go).
 const (
 	// MaxEventSizeLimit caps Options.MaxEventSize: one record must fit the
 	// format's record limit with room for its other fields.
@@ -26,11 +25,6 @@ const (
 	// of failing the write (which would be sticky for everyone).
 	maxAppendBytes     = 512 << 20
 	maxBatchBytesLimit = 256 << 20
-
-	MaxStreamIDLen  = 200
-	MaxEventTypeLen = 128
-	MaxEventIDLen   = 128
-	MaxAppendEvents = 10000
 )
 
 // Store is an open event store. All methods are safe for concurrent use.
@@ -48,7 +42,7 @@ type Store struct {
 	// after the batch's fsync and index.Apply; read by everyone.
 	head atomic.Uint64
 	// headMoved is closed and replaced whenever head advances.
-	headMoved notifier
+	headMoved Notifier
 
 	w *writer
 
@@ -107,7 +101,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	realFS := opts.FS == nil
 	opts = opts.withDefaults()
 	s := &Store{dir: dir, opts: opts, fs: opts.FS, logger: opts.Logger, closed: make(chan struct{})}
-	if err := s.fs.MkdirAll(filepath.Join(dir, "index"), 0o755); err != nil {
+	if err := s.fs.MkdirAll(Layout{dir}.Index(), 0o755); err != nil {
 		return nil, err
 	}
 	unlock, err := lockDir(s.fs, realFS, dir)
@@ -133,7 +127,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		Repair:        opts.Repair,
 		Logger:        s.logger,
 	}
-	s.log, err = segment.Open(filepath.Join(dir, "log"), lo)
+	s.log, err = segment.Open(Layout{dir}.Log(), lo)
 	var ce *segment.CorruptionError
 	if err != nil && errors.As(err, &ce) && unsyncedWindow(opts) {
 		// Without fsync=always, frames reach the disk in whatever order the
@@ -145,7 +139,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.logger.Warn("log damaged in the unsynced window: cutting it (the fsync policy allows losing it)",
 			"policy", s.Policy(), "file", ce.File, "offset", ce.Offset, "cause", ce.Err)
 		lo.Repair = true
-		s.log, err = segment.Open(filepath.Join(dir, "log"), lo)
+		s.log, err = segment.Open(Layout{dir}.Log(), lo)
 	}
 	if err != nil {
 		return nil, err
@@ -341,29 +335,4 @@ func (s *Store) ListStreams(prefix, after string, limit int) (streams []StreamIn
 		return true
 	})
 	return streams, more
-}
-
-// notifier lets many goroutines wait for the next head move.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-// wait returns a channel closed at the next notify.
-func (n *notifier) wait() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.ch == nil {
-		n.ch = make(chan struct{})
-	}
-	return n.ch
-}
-
-func (n *notifier) notify() {
-	n.mu.Lock()
-	if n.ch != nil {
-		close(n.ch)
-		n.ch = nil
-	}
-	n.mu.Unlock()
 }

@@ -51,7 +51,7 @@ func (sub *Subscription) Next(ctx context.Context, max int) ([]Event, error) {
 	for {
 		// Take the wake-up channel before looking, so a head move between
 		// the look and the wait is not missed.
-		moved := s.headMoved.wait()
+		moved := s.headMoved.Wait()
 		var evs []Event
 		var err error
 		if sub.stream == "" {

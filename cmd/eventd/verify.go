@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"eventd/engine"
 	"eventd/segment"
 )
 
@@ -27,7 +27,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	logDir := filepath.Join(*dataDir, "log")
+	logDir := engine.Layout{Dir: *dataDir}.Log()
 	if st, err := os.Stat(logDir); err != nil || !st.IsDir() {
 		fmt.Fprintf(stderr, "eventd verify: %s: no log directory (is --data-dir right?)\n", logDir)
 		return 1
