@@ -116,7 +116,7 @@ type expected struct {
 	raw []byte
 }
 
-// parseExpected reads expectedVersion (API.md "Expected version").
+// parseExpected reads expectedVersion (docs/api.md "Expected version").
 func parseExpected(val []byte) (expected, *apiError) {
 	if isNull(val) {
 		return expected{v: engine.Any}, nil
@@ -207,8 +207,8 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, idx in
 			if !ok {
 				return wrongType("eventId"+whereOf(idx), "a string", val)
 			}
-			if len(str) == 0 || len(str) > maxEventIDLen {
-				return badRequest("eventId" + whereOf(idx) + " must be 1–128 bytes, got " + strconv.Itoa(len(str)))
+			if err := engine.ValidateEventID(str); err != nil {
+				return badRequest(err.Error() + whereOf(idx))
 			}
 			p.ID = str
 		case "schemaVersion":
@@ -264,8 +264,10 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, idx in
 	if !dataSet {
 		return "", exp, badRequest("missing field \"eventData\"" + whereOf(idx))
 	}
-	if n := len(p.Data) + len(p.Metadata); n > s.cfg.MaxEventSize {
-		return "", exp, errf(http.StatusRequestEntityTooLarge, codeTooLarge, "event"+whereOf(idx)+" has "+strconv.Itoa(n)+" bytes of eventData and metadata, more than the limit of "+strconv.Itoa(s.cfg.MaxEventSize))
+	if err := engine.CheckEventSize(len(p.Data)+len(p.Metadata), s.cfg.MaxEventSize); err != nil {
+		e := storeError(err)
+		e.msg += whereOf(idx)
+		return "", exp, e
 	}
 	return streamID, exp, nil
 }
@@ -318,8 +320,8 @@ func (s *Server) parseBatch(body []byte) (exp expected, props []engine.Proposed,
 	props = make([]engine.Proposed, 0, 16)
 	var ids map[string]struct{}
 	err = eachElement(events, func(i int, val []byte) error {
-		if i == maxBatchEvents {
-			return badRequest("events must hold 1 to 10000 events, got more")
+		if i == engine.MaxAppendEvents {
+			return badRequest("events must hold 1 to " + strconv.Itoa(engine.MaxAppendEvents) + " events, got more")
 		}
 		if val[0] != '{' {
 			return wrongType("events["+strconv.Itoa(i)+"]", "a JSON object", val)
@@ -343,7 +345,7 @@ func (s *Server) parseBatch(body []byte) (exp expected, props []engine.Proposed,
 		return exp, nil, err.(*apiError)
 	}
 	if len(props) == 0 {
-		return exp, nil, badRequest("events must hold 1 to 10000 events, got 0")
+		return exp, nil, badRequest("events must hold 1 to " + strconv.Itoa(engine.MaxAppendEvents) + " events, got 0")
 	}
 	return exp, props, nil
 }

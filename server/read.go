@@ -45,7 +45,7 @@ func appendEvent(b []byte, e *engine.Event) []byte {
 	return append(b, '}')
 }
 
-// sendData sends the success envelope around the rendered data in *bp.
+// sendOK sends the success envelope around the rendered data in *bp.
 func sendOK(w http.ResponseWriter, status int, bp *[]byte) {
 	*bp = append(*bp, okSuffix...)
 	writeRaw(w, status, *bp)
@@ -277,7 +277,7 @@ func (s *Server) handleListStreams(w http.ResponseWriter, r *http.Request, _ htt
 		return
 	} else if ok && c != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || !validReadStreamID(string(raw)) {
+		if err != nil || engine.ValidateStreamID(string(raw)) != nil {
 			writeError(w, badRequest("query parameter cursor: not a cursor this server gave out"))
 			return
 		}

@@ -1,22 +1,91 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/julienschmidt/httprouter"
 
 	"eventd/engine"
+	"eventd/engine/reducer"
 )
 
-// replayPage is how many events a replay reads from the store at a time.
-const replayPage = maxLimit
+// replayRequest is the parsed body of POST /api/events/{streamId}/replay.
+type replayRequest struct {
+	from, to    uint64
+	toSet       bool
+	include     bool
+	useSnapshot bool
+	reducer     string // "": the stream's own
+}
+
+// parseReplay reads the replay body: every field optional, null = absent,
+// an empty (JSON whitespace only) body = all defaults.
+func parseReplay(body []byte) (replayRequest, *apiError) {
+	req := replayRequest{include: true, useSnapshot: true}
+	if skipWS(body, 0) == len(body) {
+		return req, nil
+	}
+	if e := checkBody(body); e != nil {
+		return req, e
+	}
+	seen := map[string]bool{}
+	err := eachField(body, func(key, val []byte) error {
+		k := string(key)
+		if seen[k] {
+			return duplicateField(k)
+		}
+		seen[k] = true
+		if isNull(val) {
+			switch k {
+			case "fromVersion", "toVersion", "useSnapshot", "includeEvents", "reducer":
+				return nil
+			}
+			return unknownField("", key)
+		}
+		switch k {
+		case "fromVersion", "toVersion":
+			n, ok := rawInt(val)
+			if !ok || n < 0 {
+				return badRequest(k + " must be an integer ≥ 0, got " + quoteShort(string(val)))
+			}
+			if k == "fromVersion" {
+				req.from = uint64(n)
+			} else {
+				req.to, req.toSet = uint64(n), true
+			}
+		case "useSnapshot", "includeEvents":
+			v, ok := rawBool(val)
+			if !ok {
+				return wrongType(k, "true or false", val)
+			}
+			if k == "includeEvents" {
+				req.include = v
+			} else {
+				req.useSnapshot = v
+			}
+		case "reducer":
+			name, ok := rawString(val)
+			if !ok {
+				return wrongType(k, "a string", val)
+			}
+			req.reducer = name
+		default:
+			return unknownField("", key)
+		}
+		return nil
+	})
+	if err != nil {
+		return req, err.(*apiError)
+	}
+	return req, nil
+}
 
 // handleReplay is POST /api/events/{streamId}/replay: the state at
-// toVersion, folded with the default reducer (no snapshots yet, so
-// snapshotVersion is always null).
+// toVersion, folded by engine/reducer (no snapshots yet, so
+// snapshotVersion is always null), with the events of (fromVersion,
+// toVersion] unless includeEvents is false.
 func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	streamID := ps.ByName("streamId")
 	if e := checkReadStreamID(streamID); e != nil {
@@ -28,64 +97,17 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request, ps httprou
 		writeError(w, e)
 		return
 	}
-	defer putBuf(bp)
-	var from, to uint64
-	toSet, include := false, true
-	if body := *bp; skipWS(body, 0) < len(body) { // only JSON whitespace counts as empty
-		if e := checkBody(body); e != nil {
-			writeError(w, e)
-			return
-		}
-		seen := map[string]bool{}
-		err := eachField(body, func(key, val []byte) error {
-			k := string(key)
-			if seen[k] {
-				return duplicateField(k)
-			}
-			seen[k] = true
-			switch k {
-			case "fromVersion", "toVersion":
-				if isNull(val) {
-					return nil
-				}
-				n, ok := rawInt(val)
-				if !ok || n < 0 {
-					return badRequest(k + " must be an integer ≥ 0, got " + quoteShort(string(val)))
-				}
-				if k == "fromVersion" {
-					from = uint64(n)
-				} else {
-					to, toSet = uint64(n), true
-				}
-			case "useSnapshot", "includeEvents":
-				if isNull(val) {
-					return nil
-				}
-				v, ok := rawBool(val)
-				if !ok {
-					return wrongType(k, "true or false", val)
-				}
-				if k == "includeEvents" {
-					include = v
-				}
-			case "reducer":
-				if isNull(val) {
-					return nil
-				}
-				name, ok := rawString(val)
-				if !ok {
-					return wrongType(k, "a string", val)
-				}
-				if name != defaultReducerName {
-					return badRequest("unknown reducer " + quoteShort(name) + ": only \"default\" exists")
-				}
-			default:
-				return unknownField("", key)
-			}
-			return nil
-		})
-		if err != nil {
-			writeError(w, err.(*apiError))
+	req, e := parseReplay(*bp)
+	putBuf(bp)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	red := s.reducers.ForStream(streamID)
+	if req.reducer != "" {
+		var ok bool
+		if red, ok = s.reducers.Lookup(req.reducer); !ok {
+			writeError(w, badRequest("unknown reducer "+quoteShort(req.reducer)))
 			return
 		}
 	}
@@ -94,84 +116,65 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request, ps httprou
 		writeError(w, errf(http.StatusNotFound, codeNotFound, "stream "+quoteShort(streamID)+" does not exist"))
 		return
 	}
-	if !toSet {
-		to = info.Version
+	if !req.toSet {
+		req.to = info.Version
 	}
-	if to > info.Version {
-		writeError(w, badRequest("toVersion "+strconv.FormatUint(to, 10)+" is above the stream's current version "+strconv.FormatUint(info.Version, 10)))
+	if req.to > info.Version {
+		writeError(w, badRequest("toVersion "+strconv.FormatUint(req.to, 10)+" is above the stream's current version "+strconv.FormatUint(info.Version, 10)))
 		return
 	}
-	if to < from {
-		writeError(w, badRequest("toVersion "+strconv.FormatUint(to, 10)+" is below fromVersion "+strconv.FormatUint(from, 10)))
+	if req.to < req.from {
+		writeError(w, badRequest("toVersion "+strconv.FormatUint(req.to, 10)+" is below fromVersion "+strconv.FormatUint(req.from, 10)))
 		return
 	}
 
-	var state map[string]any
 	ob := startOK()
 	b := append(*ob, `{"streamId":`...)
 	b = appendString(b, streamID)
-	if include {
-		b = append(b, `,"events":[`...)
-	}
-	first := true
-	var applied uint64
-fold:
-	for v := uint64(0); v < to; {
-		page, err := s.store.ReadStream(streamID, v, engine.Forward, int(min(to-v, replayPage)))
-		if err != nil {
-			*ob = b
-			putBuf(ob)
-			writeError(w, storeError(err))
-			return
-		}
-		if len(page.Events) == 0 {
-			break
-		}
-		for i := range page.Events {
-			e := &page.Events[i]
-			if e.Version > to || e.Version <= v {
-				break fold
+	var each func(*engine.Event) error
+	l := eventList{b: b}
+	if req.include {
+		l.b = append(l.b, `,"events":[`...)
+		each = func(e *engine.Event) error {
+			if e.Version > req.from {
+				return l.add(e)
 			}
-			if state, err = applyDefault(state, e); err != nil {
-				*ob = b
-				putBuf(ob)
-				writeError(w, errf(http.StatusInternalServerError, codeInternal, "stored eventData of version "+strconv.FormatUint(e.Version, 10)+" is not a JSON object: "+err.Error()))
-				return
-			}
-			applied++
-			if include && e.Version > from {
-				if !first {
-					b = append(b, ',')
-				}
-				first = false
-				b = appendEvent(b, e)
-			}
-			v = e.Version
+			return nil
 		}
 	}
-	if include {
+	res, err := reducer.Replay(s.store, streamID, nil, 0, req.to, red, each)
+	if b = l.b; req.include {
 		b = append(b, ']')
 	}
-	if state == nil {
-		state = map[string]any{}
+	s.finishReplay(w, ob, b, req, res, err)
+}
+
+// finishReplay renders the rest of a replay answer into b (grown from *ob)
+// and sends it, or sends err.
+func (s *Server) finishReplay(w http.ResponseWriter, ob *[]byte, b []byte, req replayRequest, res reducer.Result, err error) {
+	if err != nil {
+		if errors.Is(err, reducer.ErrApply) {
+			*ob = b[:0]
+			putBuf(ob)
+			writeError(w, badRequest("the reducer cannot replay this stream: "+err.Error()))
+			return
+		}
+		failRender(w, ob, b, err)
+		return
 	}
 	b = append(b, `,"finalState":`...)
-	var sb bytes.Buffer
-	enc := json.NewEncoder(&sb)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(state); err != nil {
-		*ob = b
+	if b, err = reducer.EncodeState(b, res.State); err != nil {
+		*ob = b[:0]
 		putBuf(ob)
 		writeError(w, errf(http.StatusInternalServerError, codeInternal, "encoding the state: "+err.Error()))
 		return
 	}
-	b = append(b, bytes.TrimRight(sb.Bytes(), "\n")...)
 	b = append(b, `,"fromVersion":`...)
-	b = appendUint(b, from)
+	b = appendUint(b, req.from)
 	b = append(b, `,"toVersion":`...)
-	b = appendUint(b, to)
+	b = appendUint(b, req.to)
 	b = append(b, `,"snapshotVersion":null,"eventsApplied":`...)
-	b = appendUint(b, applied)
+	b = appendUint(b, res.Applied)
 	*ob = append(b, '}')
 	sendOK(w, http.StatusOK, ob)
 }

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// Error codes of the error envelope (API.md "Conventions").
+// Error codes of the error envelope (docs/api.md "Conventions").
 const (
 	codeBadRequest       = "bad_request"
 	codeInvalidJSON      = "invalid_json"
@@ -182,10 +182,3 @@ func appendTime(b []byte, t time.Time) []byte {
 
 // timeLayout is the API's timestamp format.
 const timeLayout = "2006-01-02T15:04:05.000Z"
-
-// formatTime is appendTime without the quotes, as a string.
-func formatTime(t time.Time) string {
-	var a [32]byte
-	b := appendTime(a[:0], t)
-	return string(b[1 : len(b)-1])
-}

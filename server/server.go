@@ -1,4 +1,4 @@
-// Package server is eventd's REST API (shared/API.md) over an engine.Store:
+// Package server is eventd's REST API (docs/api.md) over an engine.Store:
 // httprouter routes, the JSON envelopes, validation and limits, bearer-key
 // auth, Server-Sent Events subscriptions and Prometheus metrics.
 //
@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"eventd/engine"
+	"eventd/engine/reducer"
 )
 
 // Store is what the server needs of the engine; *engine.Store has it.
@@ -53,6 +54,12 @@ type Config struct {
 	Auth         *Keys         // nil: auth off
 	Metrics      *Metrics      // nil: /metrics serves an empty registry
 	Logger       *slog.Logger  // default slog.Default()
+
+	// The subsystems, wired by cmd/eventd.
+	Reducers *reducer.Registry // nil: only the default reducer
+	// TotalCommands counts the commands the daemon knows, for /health;
+	// nil: 0.
+	TotalCommands func() uint64
 }
 
 func (c Config) withDefaults() Config {
@@ -71,6 +78,12 @@ func (c Config) withDefaults() Config {
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics()
 	}
+	if c.Reducers == nil {
+		c.Reducers = reducer.NewRegistry()
+	}
+	if c.TotalCommands == nil {
+		c.TotalCommands = func() uint64 { return 0 }
+	}
 	return c
 }
 
@@ -82,6 +95,8 @@ type Server struct {
 	router  *httprouter.Router
 	started time.Time
 	metrics *Metrics
+	// reducers say which reducer a stream's replay uses.
+	reducers *reducer.Registry
 	// metricsH serves /metrics from the metrics' registry.
 	metricsH http.Handler
 
@@ -102,7 +117,7 @@ type route struct {
 // New returns a Server for store.
 func New(store Store, cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{store: store, cfg: cfg, log: cfg.Logger, started: time.Now(), metrics: cfg.Metrics}
+	s := &Server{store: store, cfg: cfg, log: cfg.Logger, started: time.Now(), metrics: cfg.Metrics, reducers: cfg.Reducers}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.metrics.bind(store)
 	s.metricsH = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
@@ -180,6 +195,10 @@ func storeError(err error) *apiError {
 		return errf(http.StatusConflict, codeDuplicateEvent, "some, but not all, of the event ids were already written to this stream")
 	case errors.Is(err, engine.ErrInvalidStreamID):
 		return errf(http.StatusBadRequest, codeInvalidStreamID, err.Error())
+	case errors.Is(err, engine.ErrInvalidEventType):
+		return errf(http.StatusBadRequest, codeInvalidEventType, err.Error())
+	case errors.Is(err, engine.ErrEventTooLarge):
+		return errf(http.StatusRequestEntityTooLarge, codeTooLarge, err.Error())
 	case errors.Is(err, engine.ErrInvalidEvent):
 		return badRequest(err.Error())
 	case errors.As(err, &failed), errors.Is(err, engine.ErrClosed):

@@ -1,113 +1,45 @@
 package server
 
 import (
+	"eventd/engine"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 )
 
-// Limits of the API (API.md "Conventions").
+// Paging limits of the API (docs/api.md "Conventions"). The input rules
+// of appends (stream ids, event types, event ids, sizes, batch lengths) are
+// the engine's (engine/validate.go): the server calls them while parsing,
+// to name the field at fault, and maps their errors with storeError.
 const (
-	maxStreamIDLen  = 200
-	maxEventTypeLen = 128
-	maxEventIDLen   = 128
-	maxLimit        = 10000
-	defaultLimit    = 1000
-	maxBatchEvents  = 10000
+	maxLimit     = 10000
+	defaultLimit = 1000
 )
 
-// streamIDChar reports whether c may follow the first character of a
-// stream id: [A-Za-z0-9_.:@+=-].
-func streamIDChar(c byte) bool {
-	return alnum(c) || c == '_' || c == '.' || c == ':' || c == '@' || c == '+' || c == '=' || c == '-'
-}
-
-func alnum(c byte) bool {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-}
-
-func alpha(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
-
-// validStreamID checks ^[A-Za-z0-9][A-Za-z0-9_.:@+=-]*$, 1–200 bytes.
-func validStreamID(s string) bool {
-	if len(s) == 0 || len(s) > maxStreamIDLen || !alnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !streamIDChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// isSystemStream reports whether s names a system stream ("$…").
-func isSystemStream(s string) bool { return len(s) > 0 && s[0] == '$' }
-
-// validReadStreamID accepts client ids and system ids ("$" + a client id).
-func validReadStreamID(s string) bool {
-	if isSystemStream(s) {
-		return len(s) <= maxStreamIDLen && validStreamID(s[1:])
-	}
-	return validStreamID(s)
-}
-
-// checkWriteStreamID validates a stream id an append names.
+// checkWriteStreamID validates a stream id an append names: no system
+// stream.
 func checkWriteStreamID(s string) *apiError {
-	if isSystemStream(s) {
-		return errf(http.StatusBadRequest, codeInvalidStreamID, "stream "+strconv.Quote(s)+" is a system stream: not writable")
-	}
-	if !validStreamID(s) {
-		return errf(http.StatusBadRequest, codeInvalidStreamID, "invalid stream id "+quoteShort(s)+": want 1–200 bytes of [A-Za-z0-9_.:@+=-], starting with a letter or digit")
+	if err := engine.ValidateClientStreamID(s); err != nil {
+		return storeError(err)
 	}
 	return nil
 }
 
+// checkReadStreamID validates a stream id a read names: system streams
+// ("$" and a client id) included.
 func checkReadStreamID(s string) *apiError {
-	if !validReadStreamID(s) {
-		return errf(http.StatusBadRequest, codeInvalidStreamID, "invalid stream id "+quoteShort(s)+": want 1–200 bytes of [A-Za-z0-9_.:@+=-], starting with a letter or digit (or '$' for system streams)")
+	if err := engine.ValidateStreamID(s); err != nil {
+		return storeError(err)
 	}
 	return nil
-}
-
-// validEventType checks ^[A-Za-z][A-Za-z0-9_.:-]*$, 1–128 bytes.
-func validEventType(s string) bool {
-	if len(s) == 0 || len(s) > maxEventTypeLen || !alpha(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !alnum(c) && c != '_' && c != '.' && c != ':' && c != '-' {
-			return false
-		}
-	}
-	return true
 }
 
 func checkEventType(s string) *apiError {
-	if !validEventType(s) {
-		return errf(http.StatusBadRequest, codeInvalidEventType, "invalid eventType "+quoteShort(s)+": want 1–128 bytes of [A-Za-z0-9_.:-], starting with a letter")
+	if err := engine.ValidateEventType(s); err != nil {
+		return storeError(err)
 	}
 	return nil
-}
-
-// validPrefix accepts a stream id prefix: what may start a stream id (empty
-// included).
-func validPrefix(s string) bool {
-	if len(s) > maxStreamIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if i == 0 && c == '$' {
-			continue
-		}
-		if !streamIDChar(c) {
-			return false
-		}
-	}
-	return true
 }
 
 // quoteShort quotes s for an error message, cut to 80 bytes.
@@ -223,8 +155,8 @@ func (q query) eventTypes() ([]string, *apiError) {
 			if t == "" {
 				continue
 			}
-			if !validEventType(t) {
-				return nil, errf(http.StatusBadRequest, codeInvalidEventType, "query parameter eventTypes: invalid event type "+quoteShort(t))
+			if err := engine.ValidateEventType(t); err != nil {
+				return nil, errf(http.StatusBadRequest, codeInvalidEventType, "query parameter eventTypes: "+err.Error())
 			}
 			out = append(out, t)
 		}
@@ -238,7 +170,7 @@ func (q query) prefix(name string) (string, *apiError) {
 	if e != nil {
 		return "", e
 	}
-	if !validPrefix(s) {
+	if !engine.ValidStreamPrefix(s) {
 		return "", badRequest("query parameter " + name + "=" + quoteShort(s) + ": not a stream id prefix")
 	}
 	return s, nil

@@ -34,7 +34,7 @@ func runServe(args []string, stderr io.Writer) int {
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (with --tls-key): serve HTTPS")
 	tlsKey := fs.String("tls-key", "", "TLS private key file (with --tls-cert)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); empty: off")
-	fs.Usage = usageWithEnv(fs, "Usage: eventd [serve] [flags]\n\nRuns the daemon: the REST API of shared/API.md over the store in --data-dir.")
+	fs.Usage = usageWithEnv(fs, "Usage: eventd [serve] [flags]\n\nRuns the daemon: the REST API of docs/api.md over the store in --data-dir.")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
