@@ -16,20 +16,103 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 	if err := ctx.Err(); err != nil {
 		return AppendResult{}, err
 	}
-	if err := ValidateStreamID(streamID); err != nil {
-		return AppendResult{}, err
-	}
-	if err := CheckAppendLen(len(events)); err != nil {
-		return AppendResult{}, err
-	}
-	if err := checkExpected(expected); err != nil {
+	r := reqPool.Get().(*appendReq)
+	defer r.release()
+	if err := s.fill(r, streamID, expected, events); err != nil {
 		return AppendResult{}, err
 	}
 	if f := s.failed.Load(); f != nil {
 		return AppendResult{}, f
 	}
-	r := reqPool.Get().(*appendReq)
-	defer r.release()
+	r.nevents = len(events)
+	if err := s.w.enqueue(r); err != nil {
+		return AppendResult{}, err
+	}
+	<-r.done
+	return r.res, r.err
+}
+
+// StreamAppend is one part of an AppendMulti: events for one stream, with
+// that stream's expected version.
+type StreamAppend struct {
+	StreamID string
+	Expected ExpectedVersion
+	Events   []Proposed
+}
+
+// AppendMulti writes to several streams atomically: every part is checked
+// (expected version, input rules) and then all are written in one frame
+// with one fsync, or none is. Parts get consecutive positions in the order
+// given; results[i] is parts[i]'s. A stream may appear once. Client event
+// ids take part in idempotency only as a refusal: if one was already
+// written to its stream the whole append fails with ErrDuplicateEvent
+// (nothing is answered as a duplicate). Errors are Append's; a
+// *WrongExpectedVersionError names the part's stream.
+func (s *Store) AppendMulti(ctx context.Context, parts []StreamAppend) ([]AppendResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(parts) == 0 {
+		return nil, inputErr(ErrInvalidEvent, "a multi-stream append needs at least one stream")
+	}
+	reqs := make([]*appendReq, len(parts))
+	head := reqPool.Get().(*appendReq)
+	defer head.release()
+	total, bytes := 0, 0
+	for i, p := range parts {
+		r := head
+		if i > 0 {
+			r = &appendReq{}
+		}
+		reqs[i] = r
+		for j := 0; j < i; j++ {
+			if parts[j].StreamID == p.StreamID {
+				return nil, inputErr(ErrInvalidEvent, "stream "+quoteShort(p.StreamID)+" appears more than once in one multi-stream append")
+			}
+		}
+		if err := s.fill(r, p.StreamID, p.Expected, p.Events); err != nil {
+			return nil, err
+		}
+		total += len(p.Events)
+		bytes += r.bytes
+	}
+	if total > MaxAppendEvents {
+		return nil, inputErr(ErrInvalidEvent, "a multi-stream append holds at most "+strconv.Itoa(MaxAppendEvents)+" events, got "+strconv.Itoa(total))
+	}
+	if bytes > maxAppendBytes {
+		return nil, inputErr(ErrInvalidEvent, "the append is about "+strconv.Itoa(bytes)+" bytes, above the limit of "+strconv.Itoa(maxAppendBytes))
+	}
+	if f := s.failed.Load(); f != nil {
+		return nil, f
+	}
+	head.more, head.bytes, head.nevents = reqs[1:], bytes, total
+	if err := s.w.enqueue(head); err != nil {
+		return nil, err
+	}
+	<-head.done
+	if head.err != nil {
+		return nil, head.err
+	}
+	out := make([]AppendResult, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.res
+	}
+	return out, nil
+}
+
+// fill checks one append (stream id, event count, expected version, each
+// event, ids repeated within it, total size) and fills r with it, making
+// event ids where the caller gave none.
+func (s *Store) fill(r *appendReq, streamID string, expected ExpectedVersion, events []Proposed) error {
+	if err := ValidateStreamID(streamID); err != nil {
+		return err
+	}
+	if err := CheckAppendLen(len(events)); err != nil {
+		return err
+	}
+	if err := checkExpected(expected); err != nil {
+		return err
+	}
 	r.streamID, r.expected = streamID, expected
 	r.events = append(r.events[:0], events...)
 	for i := range r.events {
@@ -38,7 +121,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 			if len(events) > 1 {
 				err = &InputError{Kind: err.(*InputError).Kind, Msg: err.Error() + " (events[" + strconv.Itoa(i) + "])"}
 			}
-			return AppendResult{}, err
+			return err
 		}
 		if e.ID == "" {
 			if r.gen == nil {
@@ -50,16 +133,9 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 		r.bytes += len(streamID) + len(e.ID) + len(e.Type) + len(e.Data) + len(e.Metadata) + 64
 	}
 	if r.bytes > maxAppendBytes {
-		return AppendResult{}, inputErr(ErrInvalidEvent, "the append is about "+strconv.Itoa(r.bytes)+" bytes, above the limit of "+strconv.Itoa(maxAppendBytes))
+		return inputErr(ErrInvalidEvent, "the append is about "+strconv.Itoa(r.bytes)+" bytes, above the limit of "+strconv.Itoa(maxAppendBytes))
 	}
-	if err := repeatedID(r); err != nil {
-		return AppendResult{}, err
-	}
-	if err := s.w.enqueue(r); err != nil {
-		return AppendResult{}, err
-	}
-	<-r.done
-	return r.res, r.err
+	return repeatedID(r)
 }
 
 // reqPool recycles append requests (with their done channel and event
@@ -73,7 +149,7 @@ func (r *appendReq) release() {
 	if r.gen != nil {
 		r.genBuf = r.gen[:0]
 	}
-	*r = appendReq{events: r.events, genBuf: r.genBuf, done: r.done}
+	*r = appendReq{events: r.events, genBuf: r.genBuf, done: r.done} // more too: it held other callers' parts
 	reqPool.Put(r)
 }
 

@@ -19,11 +19,11 @@ import (
 // prepare validates one request against the index and the batch so far and,
 // if it is accepted, encodes its events into the frame.
 func (w *writer) prepare(r *appendReq, next *uint64, ts int64) {
-	s := w.s
-	cur, ok := w.pending[r.streamID]
-	if !ok {
-		cur = s.ix.Version(r.streamID)
+	if len(r.more) > 0 {
+		w.prepareMulti(r, next, ts)
+		return
 	}
+	cur := w.version(r.streamID)
 	if r.gen == nil || hasClientID(r) {
 		if dup, err := w.duplicate(r); err != nil {
 			r.err = err
@@ -36,6 +36,47 @@ func (w *writer) prepare(r *appendReq, next *uint64, ts int64) {
 		r.err = &WrongExpectedVersionError{StreamID: r.streamID, Expected: r.expected, Current: cur}
 		return
 	}
+	w.encode(r, cur, next, ts)
+}
+
+// prepareMulti is prepare for an AppendMulti: every part is checked before
+// any is encoded, so the request is written whole or not at all. A client
+// event id already written to its stream refuses the whole request with
+// ErrDuplicateEvent (multi-stream appends are not answered as duplicates).
+func (w *writer) prepareMulti(r *appendReq, next *uint64, ts int64) {
+	parts := append(make([]*appendReq, 0, 1+len(r.more)), r)
+	parts = append(parts, r.more...)
+	curs := make([]uint64, len(parts))
+	for i, p := range parts {
+		if p.gen == nil || hasClientID(p) {
+			if dup, err := w.duplicate(p); err != nil || dup {
+				p.res = AppendResult{}
+				r.err = ErrDuplicateEvent
+				return
+			}
+		}
+		curs[i] = w.version(p.streamID)
+		if !expectedOK(p.expected, curs[i]) {
+			r.err = &WrongExpectedVersionError{StreamID: p.streamID, Expected: p.expected, Current: curs[i]}
+			return
+		}
+	}
+	for i, p := range parts {
+		w.encode(p, curs[i], next, ts)
+	}
+}
+
+// version is the stream's version after the batch's earlier requests.
+func (w *writer) version(stream string) uint64 {
+	if cur, ok := w.pending[stream]; ok {
+		return cur
+	}
+	return w.s.ix.Version(stream)
+}
+
+// encode assigns versions from cur+1 and positions from *next to r's
+// events, adds them to the frame and sets r.res.
+func (w *writer) encode(r *appendReq, cur uint64, next *uint64, ts int64) {
 	n := uint64(len(r.events))
 	r.res = AppendResult{
 		StreamID:      r.streamID,

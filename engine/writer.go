@@ -16,8 +16,13 @@ type appendReq struct {
 	events   []Proposed
 	gen      []bool // gen[i]: events[i].ID was made by the store (nil: none was)
 	genBuf   []bool // spare backing array for gen (pooled requests)
-	bytes    int
+	bytes    int  // encoded size estimate of the whole request (every part)
+	nevents  int  // events of the whole request (every part)
 	barrier  bool // no events: ask the writer to fsync now (checkpoints)
+	// more are the other parts of an AppendMulti: written with this one
+	// or not at all, each to its own stream with its own expected version.
+	// Only the first part is queued and answered.
+	more []*appendReq
 
 	res  AppendResult
 	err  error
@@ -171,15 +176,15 @@ func (w *writer) idle() {
 // cut returns how many requests from q form the next batch: at least one,
 // then as many as fit in MaxBatchBytes and MaxBatchEvents.
 func (w *writer) cut(q []*appendReq) int {
-	bytes, events := q[0].bytes, len(q[0].events)
+	bytes, events := q[0].bytes, q[0].nevents
 	n := 1
 	for n < len(q) {
 		r := q[n]
-		if bytes+r.bytes > w.s.opts.MaxBatchBytes || events+len(r.events) > w.s.opts.MaxBatchEvents {
+		if bytes+r.bytes > w.s.opts.MaxBatchBytes || events+r.nevents > w.s.opts.MaxBatchEvents {
 			break
 		}
 		bytes += r.bytes
-		events += len(r.events)
+		events += r.nevents
 		n++
 	}
 	return n
