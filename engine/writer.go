@@ -16,9 +16,9 @@ type appendReq struct {
 	events   []Proposed
 	gen      []bool // gen[i]: events[i].ID was made by the store (nil: none was)
 	genBuf   []bool // spare backing array for gen (pooled requests)
-	bytes    int  // encoded size estimate of the whole request (every part)
-	nevents  int  // events of the whole request (every part)
-	barrier  bool // no events: ask the writer to fsync now (checkpoints)
+	bytes    int    // encoded size estimate of the whole request (every part)
+	nevents  int    // events of the whole request (every part)
+	barrier  bool   // no events: ask the writer to fsync now (checkpoints)
 	// more are the other parts of an AppendMulti: written with this one
 	// or not at all, each to its own stream with its own expected version.
 	// Only the first part is queued and answered.
