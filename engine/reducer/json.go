@@ -3,26 +3,7 @@ package reducer
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 )
-
-// DecodeObject decodes a JSON object, keeping numbers exact (json.Number).
-func DecodeObject(b []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return nil, errors.New("not a JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
-	}
-	return m, nil
-}
 
 // EncodeState appends state to dst as JSON (keys sorted, no HTML
 // escaping, no trailing newline).
