@@ -85,7 +85,7 @@ func (s *Store) AppendMulti(ctx context.Context, parts []StreamAppend) ([]Append
 	if f := s.failed.Load(); f != nil {
 		return nil, f
 	}
-	head.more, head.bytes, head.nevents = reqs[1:], bytes, total
+	head.more, head.multi, head.bytes, head.nevents = reqs[1:], true, bytes, total
 	if err := s.w.enqueue(head); err != nil {
 		return nil, err
 	}

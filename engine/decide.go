@@ -19,7 +19,7 @@ import (
 // prepare validates one request against the index and the batch so far and,
 // if it is accepted, encodes its events into the frame.
 func (w *writer) prepare(r *appendReq, next *uint64, ts int64) {
-	if len(r.more) > 0 {
+	if r.multi {
 		w.prepareMulti(r, next, ts)
 		return
 	}
@@ -51,7 +51,7 @@ func (w *writer) prepareMulti(r *appendReq, next *uint64, ts int64) {
 		if p.gen == nil || hasClientID(p) {
 			if dup, err := w.duplicate(p); err != nil || dup {
 				p.res = AppendResult{}
-				r.err = ErrDuplicateEvent
+				r.err = fmt.Errorf("%w: stream %q: client event ids were already written (a multi-stream append is never answered as a duplicate)", ErrDuplicateEvent, p.streamID)
 				return
 			}
 		}

@@ -59,6 +59,14 @@ func TestAppendMulti(t *testing.T) {
 	if s.Head() != 5 {
 		t.Fatalf("head %d, want 5", s.Head())
 	}
+	// One part follows the same rules: a retried id is refused, not answered as a duplicate.
+	one := []StreamAppend{{StreamID: "solo", Expected: NoStream, Events: []Proposed{evID("s-1", "T")}}}
+	if _, err := s.AppendMulti(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.AppendMulti(ctx, one); !errors.Is(err, ErrDuplicateEvent) {
+		t.Fatalf("a one-part multi append retried: %+v, %v; want ErrDuplicateEvent", res, err)
+	}
 }
 
 // Concurrent multi appends with the same expected version: exactly one

@@ -39,8 +39,8 @@ func TestSubscribeCatchUpThenLive(t *testing.T) {
 	results := make(chan result, 4)
 	start := func(name string, sub *Subscription) {
 		go func() {
-			defer sub.Close()
 			evs, err := collect(sub, total)
+			sub.Close() // before the result is sent: the test counts subscribers after the results
 			results <- result{name, evs, err}
 		}()
 	}

@@ -22,7 +22,8 @@ type appendReq struct {
 	// more are the other parts of an AppendMulti: written with this one
 	// or not at all, each to its own stream with its own expected version.
 	// Only the first part is queued and answered.
-	more []*appendReq
+	more  []*appendReq
+	multi bool // an AppendMulti (even of one part): prepareMulti's rules
 
 	res  AppendResult
 	err  error

@@ -179,7 +179,7 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, idx in
 				return wrongType("eventType"+whereOf(idx), "a string", val)
 			}
 			if e := checkEventType(str); e != nil {
-				e.msg += whereOf(idx)
+				e.msg = atEvent(idx) + e.msg
 				return e
 			}
 			p.Type, typeSet = str, true
@@ -208,7 +208,7 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, idx in
 				return wrongType("eventId"+whereOf(idx), "a string", val)
 			}
 			if err := engine.ValidateEventID(str); err != nil {
-				return badRequest(err.Error() + whereOf(idx))
+				return badRequest(atEvent(idx) + err.Error())
 			}
 			p.ID = str
 		case "schemaVersion":
@@ -266,10 +266,18 @@ func (s *Server) eventFields(obj []byte, p *engine.Proposed, single bool, idx in
 	}
 	if err := engine.CheckEventSize(len(p.Data)+len(p.Metadata), s.cfg.MaxEventSize); err != nil {
 		e := storeError(err)
-		e.msg += whereOf(idx)
+		e.msg = atEvent(idx) + e.msg
 		return "", exp, e
 	}
 	return streamID, exp, nil
+}
+
+// atEvent prefixes a message about batch event idx: "events[3]: " ("" for -1).
+func atEvent(idx int) string {
+	if idx < 0 {
+		return ""
+	}
+	return "events[" + strconv.Itoa(idx) + "]: "
 }
 
 // whereOf names batch event idx in messages: " in events[3]" ("" for -1).

@@ -70,6 +70,9 @@ func parseReplay(body []byte) (replayRequest, *apiError) {
 			if !ok {
 				return wrongType(k, "a string", val)
 			}
+			if name == "" {
+				return badRequest("reducer must name a reducer (omit it for the stream's own)")
+			}
 			req.reducer = name
 		default:
 			return unknownField("", key)
