@@ -96,6 +96,16 @@ func TestRegistry(t *testing.T) {
 	if !reflect.DeepEqual(names, []string{"a:bank", "default:"}) {
 		t.Fatalf("List = %v", names)
 	}
+	// Binding another reducer to a category displaces the first from it.
+	b := named{"b", "1"}
+	r.Register(b, "bank")
+	names = names[:0]
+	for _, e := range r.List() {
+		names = append(names, e.Reducer.Name()+":"+e.Category)
+	}
+	if !reflect.DeepEqual(names, []string{"a:", "b:bank", "default:"}) || r.ForStream("bank-1") != b {
+		t.Fatalf("after displacing: List = %v", names)
+	}
 }
 
 func TestReplayOverStore(t *testing.T) {

@@ -11,6 +11,9 @@ import (
 // name one). It is safe for concurrent use; a registered reducer replaces
 // the earlier one of that name.
 type Registry struct {
+	log   Log        // nil: registrations are not persisted
+	putMu sync.Mutex // serializes Put: the log's order is the registry's
+
 	mu         sync.RWMutex
 	byName     map[string]Reducer
 	byCategory map[string]Reducer
@@ -27,20 +30,25 @@ func NewRegistry() *Registry {
 }
 
 // Register adds or replaces red under its name, bound to category (empty:
-// usable only by name). A category has at most one reducer: binding a new
-// one unbinds the old.
-func (r *Registry) Register(red Reducer, category string) {
+// usable only by name), in memory only (Put persists). A category has at
+// most one reducer: binding a new one unbinds the old.
+func (r *Registry) Register(red Reducer, category string) { r.register(red, category) }
+
+func (r *Registry) register(red Reducer, category string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	name := red.Name()
-	if old, ok := r.catOf[name]; ok && old != "" && r.byCategory[old] != nil && r.byCategory[old].Name() == name {
+	if old := r.catOf[name]; old != "" && r.byCategory[old] != nil && r.byCategory[old].Name() == name {
 		delete(r.byCategory, old)
+	}
+	if category != "" {
+		if cur, ok := r.byCategory[category]; ok && cur.Name() != name {
+			r.catOf[cur.Name()] = "" // displaced: usable by name only
+		}
+		r.byCategory[category] = red
 	}
 	r.byName[name] = red
 	r.catOf[name] = category
-	if category != "" {
-		r.byCategory[category] = red
-	}
 }
 
 // Lookup returns the reducer called name.
@@ -51,6 +59,12 @@ func (r *Registry) Lookup(name string) (Reducer, bool) {
 	return red, ok
 }
 
+func (r *Registry) forCategory(category string) Reducer {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.byCategory[category]
+}
+
 // ForStream returns the reducer of the stream's category, else Default.
 func (r *Registry) ForStream(streamID string) Reducer {
 	r.mu.RLock()
@@ -58,7 +72,7 @@ func (r *Registry) ForStream(streamID string) Reducer {
 	if red, ok := r.byCategory[Category(streamID)]; ok {
 		return red
 	}
-	return Default
+	return r.byName[DefaultName]
 }
 
 // Entry is one registered reducer as listed.
