@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -182,3 +183,14 @@ func appendTime(b []byte, t time.Time) []byte {
 
 // timeLayout is the API's timestamp format.
 const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// trimPkg drops the "pkg: " prefix of a sentinel-wrapped error for a
+// message meant for clients ("reducer: invalid definition: x" → "invalid
+// definition: x").
+func trimPkg(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ": "); i > 0 && !strings.ContainsAny(msg[:i], " \"") {
+		return msg[i+2:]
+	}
+	return msg
+}
