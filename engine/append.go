@@ -132,6 +132,9 @@ func (s *Store) fill(r *appendReq, streamID string, expected ExpectedVersion, ev
 		}
 		r.bytes += len(streamID) + len(e.ID) + len(e.Type) + len(e.Data) + len(e.Metadata) + 64
 	}
+	if err := s.validate(streamID, r.events); err != nil {
+		return err
+	}
 	if r.bytes > maxAppendBytes {
 		return inputErr(ErrInvalidEvent, "the append is about "+strconv.Itoa(r.bytes)+" bytes, above the limit of "+strconv.Itoa(maxAppendBytes))
 	}

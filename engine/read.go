@@ -34,7 +34,7 @@ const (
 // from the end). A stream that does not exist gives an empty page.
 func (s *Store) ReadStream(streamID string, from uint64, dir Direction, limit int) (Page, error) {
 	var evs []Event
-	next, head, err := s.readStream(streamID, from, dir, limit, false, func(e *Event) error {
+	next, head, err := s.readStream(streamID, from, dir, limit, readOpts{}, func(e *Event) error {
 		evs = append(evs, *e)
 		return nil
 	})
@@ -49,10 +49,14 @@ func (s *Store) ReadStream(streamID string, from uint64, dir Direction, limit in
 // points to, after it returns (the read buffers are reused). An error from
 // fn ends the read and is returned. next and head are Page.Next and Page.Head.
 func (s *Store) ReadStreamFunc(streamID string, from uint64, dir Direction, limit int, fn func(*Event) error) (next, head uint64, err error) {
-	return s.readStream(streamID, from, dir, limit, true, fn)
+	return s.readStream(streamID, from, dir, limit, readOpts{pooled: true}, fn)
 }
 
-func (s *Store) readStream(streamID string, from uint64, dir Direction, limit int, pooled bool, fn func(*Event) error) (next, head uint64, err error) {
+// readOpts say how a read hands out events: pooled (buffers reused after
+// the callback) and stored (as stored, not upcast).
+type readOpts struct{ pooled, stored bool }
+
+func (s *Store) readStream(streamID string, from uint64, dir Direction, limit int, o readOpts, fn func(*Event) error) (next, head uint64, err error) {
 	head = s.Head()
 	if limit <= 0 {
 		return 0, head, nil
@@ -90,9 +94,12 @@ func (s *Store) readStream(streamID string, from uint64, dir Direction, limit in
 	}
 	var e Event // one for the whole read: fn must not keep it
 	var ferr error
-	err = s.scanPositions(sel, pooled, func(rec *segment.Record) bool {
+	up := s.readUpcaster(o.stored, o.pooled)
+	err = s.scanPositions(sel, o.pooled, func(rec *segment.Record) bool {
 		e = toEvent(rec)
-		ferr = fn(&e)
+		if ferr = up.apply(&e); ferr == nil {
+			ferr = fn(&e)
+		}
 		return ferr == nil
 	})
 	if err == nil {
@@ -110,7 +117,7 @@ func (s *Store) readStream(streamID string, from uint64, dir Direction, limit in
 // to go on even if the page is short (or empty).
 func (s *Store) ReadAll(from uint64, dir Direction, limit int, f Filter) (Page, error) {
 	var evs []Event
-	next, head, err := s.readAll(from, dir, limit, f, false, func(e *Event) error {
+	next, head, err := s.readAll(from, dir, limit, f, readOpts{}, func(e *Event) error {
 		evs = append(evs, *e)
 		return nil
 	})
@@ -125,10 +132,10 @@ func (s *Store) ReadAll(from uint64, dir Direction, limit int, f Filter) (Page, 
 // to, after it returns (the read buffers are reused). An error from fn ends
 // the read and is returned. next and head are Page.Next and Page.Head.
 func (s *Store) ReadAllFunc(from uint64, dir Direction, limit int, f Filter, fn func(*Event) error) (next, head uint64, err error) {
-	return s.readAll(from, dir, limit, f, true, fn)
+	return s.readAll(from, dir, limit, f, readOpts{pooled: true}, fn)
 }
 
-func (s *Store) readAll(from uint64, dir Direction, limit int, f Filter, pooled bool, fn func(*Event) error) (next, head uint64, err error) {
+func (s *Store) readAll(from uint64, dir Direction, limit int, f Filter, o readOpts, fn func(*Event) error) (next, head uint64, err error) {
 	head = s.Head()
 	if limit <= 0 {
 		return 0, head, nil
@@ -138,11 +145,16 @@ func (s *Store) readAll(from uint64, dir Direction, limit int, f Filter, pooled 
 	var last uint64 // last position examined
 	budget, n := scanBudget, 0
 	var e Event // one for the whole read: fn must not keep it
+	up := s.readUpcaster(o.stored, o.pooled)
+	pooled := o.pooled
 	emit := func(rec *segment.Record) bool {
 		last = rec.Position
 		budget--
 		if m.match(rec) {
 			e = toEvent(rec)
+			if err = up.apply(&e); err != nil {
+				return false
+			}
 			if err = fn(&e); err != nil {
 				return false
 			}

@@ -46,6 +46,9 @@ type Store struct {
 
 	w *writer
 
+	upcaster  atomic.Pointer[Upcaster]  // read path (upcast.go); nil: none
+	validator atomic.Pointer[Validator] // append path; nil: none
+
 	failed   atomic.Pointer[FailedError] // sticky write/fsync failure
 	probMu   sync.Mutex
 	problems []string // corruption found after start

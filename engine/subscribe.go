@@ -20,6 +20,7 @@ type Subscription struct {
 	stream  string
 	cursor  uint64
 	fromPos uint64
+	stored  bool // events as stored, not upcast (StoredReader)
 
 	closeOnce sync.Once
 }
@@ -82,7 +83,12 @@ func (sub *Subscription) Next(ctx context.Context, max int) ([]Event, error) {
 
 func (sub *Subscription) nextAll(max int) ([]Event, error) {
 	for sub.cursor < sub.s.Head() {
-		page, err := sub.s.ReadAll(sub.cursor, Forward, max, sub.filter)
+		var page Page
+		var err error
+		page.Next, page.Head, err = sub.s.readAll(sub.cursor, Forward, max, sub.filter, readOpts{stored: sub.stored}, func(e *Event) error {
+			page.Events = append(page.Events, *e)
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +121,11 @@ func (sub *Subscription) nextStream(max int) ([]Event, error) {
 		}
 		sub.fromPos = 0
 	}
-	page, err := s.ReadStream(sub.stream, sub.cursor, Forward, max)
+	var page Page
+	_, _, err := s.readStream(sub.stream, sub.cursor, Forward, max, readOpts{stored: sub.stored}, func(e *Event) error {
+		page.Events = append(page.Events, *e)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}

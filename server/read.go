@@ -123,9 +123,16 @@ func (s *Server) handleReadStream(w http.ResponseWriter, r *http.Request, ps htt
 		writeError(w, e)
 		return
 	}
-	if _, e := q.boolean("upcast", true); e != nil { // no schemas yet: accepted, no effect
+	upcast, e := q.boolean("upcast", true)
+	if e != nil {
 		writeError(w, e)
 		return
+	}
+	var rd interface {
+		ReadStreamFunc(string, uint64, engine.Direction, int, func(*engine.Event) error) (uint64, uint64, error)
+	} = s.store
+	if !upcast {
+		rd = s.store.Stored()
 	}
 	// Events are rendered straight from the read buffers (ReadStreamFunc):
 	// no copy, no slice of events.
@@ -141,7 +148,7 @@ func (s *Server) handleReadStream(w http.ResponseWriter, r *http.Request, ps htt
 		}
 		l := eventList{b: b}
 		var err error
-		next, _, err = s.store.ReadStreamFunc(streamID, from, dir, limit, l.add)
+		next, _, err = rd.ReadStreamFunc(streamID, from, dir, limit, l.add)
 		if b = l.b; err != nil {
 			failRender(w, bp, b, err)
 			return
@@ -191,9 +198,16 @@ func (s *Server) handleAll(w http.ResponseWriter, r *http.Request, _ httprouter.
 		writeError(w, e)
 		return
 	}
-	if _, e := q.boolean("upcast", true); e != nil {
+	upcast, e := q.boolean("upcast", true)
+	if e != nil {
 		writeError(w, e)
 		return
+	}
+	var rd interface {
+		ReadAllFunc(uint64, engine.Direction, int, engine.Filter, func(*engine.Event) error) (uint64, uint64, error)
+	} = s.store
+	if !upcast {
+		rd = s.store.Stored()
 	}
 	bp := startOK()
 	b := append(*bp, `{"events":[`...)
@@ -207,7 +221,7 @@ func (s *Server) handleAll(w http.ResponseWriter, r *http.Request, _ httprouter.
 		}
 		l := eventList{b: b}
 		var err error
-		next, head, err = s.store.ReadAllFunc(from, dir, limit, f, l.add)
+		next, head, err = rd.ReadAllFunc(from, dir, limit, f, l.add)
 		if b = l.b; err != nil {
 			failRender(w, bp, b, err)
 			return

@@ -18,6 +18,7 @@ const (
 	codeNotFound         = "not_found"
 	codeWrongExpected    = "wrong_expected_version"
 	codeDuplicateEvent   = "duplicate_event"
+	codeSchemaViolation  = "schema_violation"
 	codeTooLarge         = "payload_too_large"
 	codeUnauthorized     = "unauthorized"
 	codeForbidden        = "forbidden"

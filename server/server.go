@@ -22,6 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"eventd/engine"
+	"eventd/engine/command"
+	"eventd/engine/projection"
 	"eventd/engine/reducer"
 )
 
@@ -42,6 +44,9 @@ type Store interface {
 	Policy() string
 	Subscribe(from uint64, f engine.Filter) *engine.Subscription
 	SubscribeStream(streamID string, fromVersion, fromPosition uint64) *engine.Subscription
+	// Stored reads events as stored (upcast=false); the methods above
+	// upcast them to their current schema version.
+	Stored() engine.StoredReader
 }
 
 var _ Store = (*engine.Store)(nil)
@@ -55,8 +60,11 @@ type Config struct {
 	Metrics      *Metrics      // nil: /metrics serves an empty registry
 	Logger       *slog.Logger  // default slog.Default()
 
-	// The subsystems, wired by cmd/eventd.
-	Reducers *reducer.Registry // nil: only the default reducer
+	// The subsystems, wired by cmd/eventd. nil: that part of the API
+	// answers 503 unavailable.
+	Reducers    *reducer.Registry   // nil: only the default reducer
+	Commands    *command.Service    // commands and command handlers
+	Projections *projection.Manager // projections and queries
 	// TotalCommands counts the commands the daemon knows, for /health;
 	// nil: 0.
 	TotalCommands func() uint64
@@ -151,7 +159,7 @@ func New(store Store, cfg Config) *Server {
 }
 
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		{"POST", "/api/events", RoleWrite, false, s.handleAppend},
 		{"GET", "/api/events/:streamId", RoleRead, false, s.handleReadStream},
 		{"GET", "/api/events/:streamId/:fromVersion", RoleRead, false, s.handleReadStream},
@@ -166,6 +174,10 @@ func (s *Server) routes() []route {
 		{"GET", "/health", RoleNone, false, s.handleHealth},
 		{"GET", "/metrics", RoleRead, false, s.handleMetrics},
 	}
+	rs = append(rs, s.reducerRoutes()...)
+	rs = append(rs, s.commandRoutes()...)
+	rs = append(rs, s.projectionRoutes()...)
+	return rs
 }
 
 // ServeHTTP implements http.Handler.
@@ -201,6 +213,8 @@ func storeError(err error) *apiError {
 		return errf(http.StatusRequestEntityTooLarge, codeTooLarge, err.Error())
 	case errors.Is(err, engine.ErrInvalidEvent):
 		return badRequest(err.Error())
+	case errors.Is(err, engine.ErrSchemaViolation), errors.Is(err, engine.ErrUpcast):
+		return schemaError(err)
 	case errors.As(err, &failed), errors.Is(err, engine.ErrClosed):
 		return errf(http.StatusServiceUnavailable, codeUnavailable, err.Error())
 	case errors.Is(err, engine.ErrCorrupt):

@@ -61,7 +61,8 @@ func (s *Server) handleSubscribeAll(w http.ResponseWriter, r *http.Request, _ ht
 		writeError(w, e)
 		return
 	}
-	if _, e := q.boolean("upcast", true); e != nil {
+	upcast, e := q.boolean("upcast", true)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
@@ -76,7 +77,12 @@ func (s *Server) handleSubscribeAll(w http.ResponseWriter, r *http.Request, _ ht
 	case !fromSet:
 		from = s.store.Head() // no start point: live from the head
 	}
-	s.serveSubscription(w, r, func() *engine.Subscription { return s.store.Subscribe(from, f) })
+	s.serveSubscription(w, r, func() *engine.Subscription {
+		if !upcast {
+			return s.store.Stored().Subscribe(from, f)
+		}
+		return s.store.Subscribe(from, f)
+	})
 }
 
 // handleSubscribeStream is GET /api/streams/{streamId}/subscribe.
@@ -96,7 +102,8 @@ func (s *Server) handleSubscribeStream(w http.ResponseWriter, r *http.Request, p
 		writeError(w, e)
 		return
 	}
-	if _, e := q.boolean("upcast", true); e != nil {
+	upcast, e := q.boolean("upcast", true)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
@@ -112,7 +119,12 @@ func (s *Server) handleSubscribeStream(w http.ResponseWriter, r *http.Request, p
 	case !fromSet:
 		fromPos = s.store.Head()
 	}
-	s.serveSubscription(w, r, func() *engine.Subscription { return s.store.SubscribeStream(id, fromVersion, fromPos) })
+	s.serveSubscription(w, r, func() *engine.Subscription {
+		if !upcast {
+			return s.store.Stored().SubscribeStream(id, fromVersion, fromPos)
+		}
+		return s.store.SubscribeStream(id, fromVersion, fromPos)
+	})
 }
 
 func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, open func() *engine.Subscription) {
