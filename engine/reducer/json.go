@@ -1,41 +1,14 @@
 package reducer
 
-import (
-	"bytes"
-	"encoding/json"
-)
+import "eventd/engine/jsonv"
+
+// DecodeObject decodes a JSON object with numbers kept exact (see
+// engine/jsonv).
+func DecodeObject(b []byte) (map[string]any, error) { return jsonv.DecodeObject(b) }
 
 // EncodeState appends state to dst as JSON (keys sorted, no HTML
-// escaping, no trailing newline).
-func EncodeState(dst []byte, state State) ([]byte, error) {
-	if state == nil {
-		return append(dst, "{}"...), nil
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(state); err != nil {
-		return dst, err
-	}
-	return append(dst, bytes.TrimRight(buf.Bytes(), "\n")...), nil
-}
+// escaping); a nil state is {}.
+func EncodeState(dst []byte, state State) ([]byte, error) { return jsonv.AppendObject(dst, state) }
 
 // MergePatch applies the RFC 7386 merge patch p to the object target.
-func MergePatch(target, p map[string]any) {
-	for k, v := range p {
-		if v == nil {
-			delete(target, k)
-			continue
-		}
-		if pv, ok := v.(map[string]any); ok {
-			tv, ok := target[k].(map[string]any)
-			if !ok {
-				tv = map[string]any{}
-			}
-			MergePatch(tv, pv)
-			target[k] = tv
-			continue
-		}
-		target[k] = v
-	}
-}
+func MergePatch(target, p map[string]any) { jsonv.MergePatch(target, p) }

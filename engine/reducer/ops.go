@@ -2,6 +2,7 @@ package reducer
 
 import (
 	"encoding/json"
+	"eventd/engine/jsonv"
 	"fmt"
 	"math"
 	"math/big"
@@ -102,7 +103,7 @@ func (s *eventValues) get(from string, path []string) (any, bool, error) {
 	}
 	// A copy: the same event value may be put into the state twice, and
 	// the state must never share structure with itself.
-	return deepCopy(v), true, nil
+	return jsonv.Copy(v), true, nil
 }
 
 func (o *op) apply(state State, src *eventValues) error {
@@ -298,25 +299,6 @@ func addNumbers(a, b json.Number) (json.Number, error) {
 		return "", fmt.Errorf("%s + %s overflows", a, b)
 	}
 	return json.Number(strconv.FormatFloat(sum, 'g', -1, 64)), nil
-}
-
-// deepCopy copies maps and slices so no two places share them.
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		a := make([]any, len(x))
-		for i, e := range x {
-			a[i] = deepCopy(e)
-		}
-		return a
-	}
-	return v
 }
 
 // isInteger reports whether a JSON number has no fraction or exponent.
