@@ -80,7 +80,11 @@ func (e *SchemaViolationError) Error() string {
 			msg += fmt.Sprintf("; and %d more", len(e.Violations)-3)
 			break
 		}
-		msg += "; " + v.Path + ": " + v.Message
+		p := v.Path
+		if p == "" {
+			p = "(root)"
+		}
+		msg += "; " + p + ": " + v.Message
 	}
 	return msg
 }

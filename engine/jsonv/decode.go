@@ -312,3 +312,18 @@ func (d *decoder) digits() int {
 	}
 	return n
 }
+
+// Decode decodes any JSON value (as DecodeObject does objects).
+func Decode(b []byte) (any, error) {
+	d := decoder{b: b}
+	d.ws()
+	v, err := d.value(0)
+	if err != nil {
+		return nil, err
+	}
+	d.ws()
+	if d.i != len(d.b) {
+		return nil, d.fail("data after the JSON value")
+	}
+	return v, nil
+}
