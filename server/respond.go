@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -194,4 +196,13 @@ func trimPkg(err error) string {
 		return msg[i+2:]
 	}
 	return msg
+}
+
+// compactJSON removes insignificant whitespace from valid JSON.
+func compactJSON(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -25,6 +25,7 @@ import (
 	"eventd/engine/command"
 	"eventd/engine/projection"
 	"eventd/engine/reducer"
+	"eventd/engine/schema"
 )
 
 // Store is what the server needs of the engine; *engine.Store has it.
@@ -65,6 +66,7 @@ type Config struct {
 	Reducers    *reducer.Registry   // nil: only the default reducer
 	Commands    *command.Service    // commands and command handlers
 	Projections *projection.Manager // projections and queries
+	Schemas     *schema.Registry    // event versioning
 	// TotalCommands counts the commands the daemon knows, for /health;
 	// nil: 0.
 	TotalCommands func() uint64
@@ -175,6 +177,7 @@ func (s *Server) routes() []route {
 		{"GET", "/metrics", RoleRead, false, s.handleMetrics},
 	}
 	rs = append(rs, s.reducerRoutes()...)
+	rs = append(rs, s.schemaRoutes()...)
 	rs = append(rs, s.commandRoutes()...)
 	rs = append(rs, s.projectionRoutes()...)
 	return rs
