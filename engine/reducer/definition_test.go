@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"eventd/engine"
 )
@@ -212,3 +213,24 @@ func TestRegistryDurable(t *testing.T) {
 		t.Fatalf("definition after restart %+v", def)
 	}
 }
+
+// Values taken from the event survive the reader reusing its buffer.
+func TestOpsCopyEventStrings(t *testing.T) {
+	red, err := Compile(Definition{Name: "r", Handlers: map[string][]Op{"T": {
+		{Op: "set", Path: "s", From: "streamId"}, {Op: "set", Path: "t", From: "eventType"}, {Op: "set", Path: "i", From: "eventId"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := []byte("str-1TTid-1")
+	e := engine.Event{StreamID: unsafeString(buf[0:5]), Type: unsafeString(buf[5:6]), ID: unsafeString(buf[7:11]), Data: []byte(`{}`)}
+	st, err := red.Apply(nil, &e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "XXXXXXXXXXX")
+	if st["s"] != "str-1" || st["t"] != "T" || st["i"] != "id-1" {
+		t.Fatalf("state aliases the event's buffer: %v", st)
+	}
+}
+
+func unsafeString(b []byte) string { return unsafe.String(&b[0], len(b)) }

@@ -52,16 +52,17 @@ func (s *eventValues) get(from string, path []string) (any, bool, error) {
 	switch from {
 	case "timestamp":
 		return FormatTime(s.e.Timestamp), true, nil
+	// Strings of the event alias the reader's (pooled) buffer: copied.
 	case "streamId":
-		return s.e.StreamID, true, nil
+		return strings.Clone(s.e.StreamID), true, nil
 	case "version":
 		return json.Number(strconv.FormatUint(s.e.Version, 10)), true, nil
 	case "position":
 		return json.Number(strconv.FormatUint(s.e.Position, 10)), true, nil
 	case "eventType":
-		return s.e.Type, true, nil
+		return strings.Clone(s.e.Type), true, nil
 	case "eventId":
-		return s.e.ID, true, nil
+		return strings.Clone(s.e.ID), true, nil
 	}
 	var root map[string]any
 	if from == "eventData" {
