@@ -1,0 +1,158 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// waitFinal polls a command's status until it is completed or failed.
+func (e *env) waitFinal(id string) Outcome {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		o, err := e.svc.Status(id)
+		if err != nil {
+			e.t.Fatalf("status of %s: %v", id, err)
+		}
+		if o.Command.Status.Final() {
+			return o
+		}
+		if !o.Command.ProcessedAt.IsZero() || o.Command.Error != "" || o.Result != nil || o.Failure != nil {
+			e.t.Fatalf("a %s command has an outcome: %+v", o.Command.Status, o)
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("command %s still %s after 10 s", id, o.Command.Status)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// hold takes stream's lock as a command would, so that commands on it
+// wait; the returned func lets them go.
+func (e *env) hold(stream string) func() {
+	tk := e.svc.locks.enqueue(stream)
+	if err := tk.wait(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	return tk.release
+}
+
+func TestAsync(t *testing.T) {
+	e := newEnv(t)
+	release := e.hold("u1")
+	r := createUser("u1", "a1")
+	r.Async = true
+	o := e.submit(r)
+	if c := o.Command; c.Status != Pending || c.ID != "a1" || c.Type != "CreateUser" || !c.ProcessedAt.IsZero() || c.Error != "" || o.Result != nil {
+		t.Fatalf("async answer %+v", o)
+	}
+	if e.svc.Total() != 1 || e.events(commandsStream)[0].Type != evAccepted {
+		t.Fatalf("an accepted command must be recorded: total %d", e.svc.Total())
+	}
+	// While it waits: its status, and a resend's answer, say pending.
+	st, err := e.svc.Status("a1")
+	if err != nil || st.Command.Status != Pending {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	sameOutcome(t, o, st)
+	sameOutcome(t, o, e.submit(r))
+	other := createUser("u2", "a1")
+	other.Async = true
+	if _, err := e.svc.Submit(ctx, other); !errors.Is(err, ErrDuplicateCommand) {
+		t.Fatalf("another command under a pending id: %v", err)
+	}
+	if e.version("u1") != 0 {
+		t.Fatal("ran while the aggregate was held")
+	}
+	release()
+	done := e.waitFinal("a1")
+	res := completed(t, done)
+	if res.Version != 1 || e.version("u1") != 1 || done.Command.CreatedAt.Truncate(time.Millisecond) != o.Command.CreatedAt.Truncate(time.Millisecond) {
+		t.Fatalf("done %+v", done)
+	}
+	// Finished: a resend (sync or async) answers the final outcome.
+	sameOutcome(t, done, e.submit(r))
+	r.Async = false
+	sameOutcome(t, done, e.submit(r))
+	if e.svc.Total() != 1 || len(e.events("u1")) != 1 {
+		t.Fatal("ran twice")
+	}
+	sys := e.events(commandsStream)
+	if len(sys) != 2 || sys[1].Type != evCompleted || sys[1].Position != e.events("u1")[0].Position+1 {
+		t.Fatalf("$commands %+v", sys)
+	}
+}
+
+func TestAsyncFailures(t *testing.T) {
+	e := newEnv(t)
+	// A rule broken when it runs: accepted, then failed.
+	r := updateUser("nobody", "f1", `{"a":1}`)
+	r.Async = true
+	if o := e.submit(r); o.Command.Status != Pending {
+		t.Fatalf("answer %+v", o.Command)
+	}
+	failed(t, e.waitFinal("f1"), 422, CodeCommandFailed)
+	// A rule broken in the data: failed at once, never pending.
+	r = req("CreateUser", "f2", `{"userId":"u1"}`)
+	r.Async = true
+	failed(t, e.submit(r), 422, CodeCommandFailed)
+	if e.svc.Total() != 2 {
+		t.Fatalf("total %d", e.svc.Total())
+	}
+}
+
+// TestAsyncOrderPerAggregate: async commands on one aggregate run in the
+// order they were accepted, whatever worker takes them.
+func TestAsyncOrderPerAggregate(t *testing.T) {
+	e := newEnv(t)
+	e.reopen(Options{Workers: 8})
+	completed(t, e.submit(createUser("u1", "")))
+	release := e.hold("u1")
+	const n = 40
+	for i := range n {
+		r := updateUser("u1", fmt.Sprint("o", i), fmt.Sprintf(`{"n":%d}`, i))
+		r.Async = true
+		e.submit(r)
+	}
+	release()
+	for i := range n {
+		completed(t, e.waitFinal(fmt.Sprint("o", i)))
+	}
+	evs := e.events("u1")
+	for i := range n {
+		if d := decode(t, evs[i+1].Data)["updates"].(map[string]any); fmt.Sprint(d["n"]) != fmt.Sprint(i) {
+			t.Fatalf("version %d holds update %v, want %d", i+2, d["n"], i)
+		}
+	}
+}
+
+func TestClosed(t *testing.T) {
+	e := newEnv(t)
+	release := e.hold("u1")
+	r := createUser("u1", "p1")
+	r.Async = true
+	e.submit(r)
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if _, err := e.svc.Submit(ctx, createUser("u2", "")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Submit after Close: %v", err)
+	}
+	if _, _, err := e.svc.PutHandler(ctx, "Note", HandlerDef{EventType: "Noted", StreamIDFrom: "commandData.s", Expect: ExpectAny, Data: "commandData"}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("PutHandler after Close: %v", err)
+	}
+	if e.version("u1") != 0 {
+		t.Fatal("a command ran after Close")
+	}
+	// It stays pending in the log and runs after the next start, once.
+	e.reopen(Options{})
+	completed(t, e.waitFinal("p1"))
+	e.reopen(Options{})
+	completed(t, e.waitFinal("p1"))
+	if len(e.events("u1")) != 1 || e.svc.Total() != 1 {
+		t.Fatalf("%d events, total %d", len(e.events("u1")), e.svc.Total())
+	}
+}
