@@ -21,7 +21,7 @@ const (
 	RoleNone Role = iota
 	// RoleRead: every GET and the subscriptions.
 	RoleRead
-	// RoleWrite: appends and replay (and later commands, snapshots).
+	// RoleWrite: appends, commands, replay, snapshots.
 	RoleWrite
 	// RoleAdmin: reducers, command handlers, schemas, projections.
 	RoleAdmin

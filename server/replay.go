@@ -9,6 +9,7 @@ import (
 
 	"eventd/engine"
 	"eventd/engine/reducer"
+	"eventd/engine/snapshot"
 )
 
 // replayRequest is the parsed body of POST /api/events/{streamId}/replay.
@@ -131,30 +132,60 @@ func (s *Server) handleReplay(w http.ResponseWriter, r *http.Request, ps httprou
 		return
 	}
 
-	ob := startOK()
-	b := append(*ob, `{"streamId":`...)
-	b = appendString(b, streamID)
+	// Folded events are rendered as the fold goes (tail); events between
+	// fromVersion and a snapshot the fold started from are read after it
+	// (prefix) and come first.
 	var each func(*engine.Event) error
-	l := eventList{b: b}
+	tbp := getBuf()
+	defer putBuf(tbp)
+	tail := eventList{b: (*tbp)[:0]}
 	if req.include {
-		l.b = append(l.b, `,"events":[`...)
 		each = func(e *engine.Event) error {
 			if e.Version > req.from {
-				return l.add(e)
+				return tail.add(e)
 			}
 			return nil
 		}
 	}
-	res, err := reducer.Replay(s.store, streamID, nil, 0, req.to, red, each)
-	if b = l.b; req.include {
-		b = append(b, ']')
+	var res replayResult
+	var err error
+	if s.cfg.Snapshots != nil {
+		var sr snapshot.Result
+		sr, err = s.cfg.Snapshots.Replay(r.Context(), streamID, req.to, red, req.useSnapshot, each)
+		res = replayResult{state: sr.State, snapshotVersion: sr.SnapshotVersion, applied: sr.Applied}
+	} else {
+		var rr reducer.Result
+		rr, err = reducer.Replay(s.store, streamID, nil, 0, req.to, red, each)
+		res = replayResult{state: rr.State, applied: rr.Applied}
 	}
+	ob := startOK()
+	b := append(*ob, `{"streamId":`...)
+	b = appendString(b, streamID)
+	if req.include && err == nil {
+		b = append(b, `,"events":[`...)
+		if req.from < res.snapshotVersion {
+			l := eventList{b: b}
+			_, _, err = s.store.ReadStreamFunc(streamID, req.from, engine.Forward, int(res.snapshotVersion-req.from), l.add)
+			if b = l.b; l.n > 0 && tail.n > 0 {
+				b = append(b, ',')
+			}
+		}
+		b = append(append(b, tail.b...), ']')
+	}
+	*tbp = tail.b[:0]
 	s.finishReplay(w, ob, b, req, res, err)
+}
+
+// replayResult is what a replay answer reports.
+type replayResult struct {
+	state           reducer.State
+	snapshotVersion uint64 // 0: none
+	applied         uint64
 }
 
 // finishReplay renders the rest of a replay answer into b (grown from *ob)
 // and sends it, or sends err.
-func (s *Server) finishReplay(w http.ResponseWriter, ob *[]byte, b []byte, req replayRequest, res reducer.Result, err error) {
+func (s *Server) finishReplay(w http.ResponseWriter, ob *[]byte, b []byte, req replayRequest, res replayResult, err error) {
 	if err != nil {
 		if errors.Is(err, reducer.ErrApply) {
 			*ob = b[:0]
@@ -166,7 +197,7 @@ func (s *Server) finishReplay(w http.ResponseWriter, ob *[]byte, b []byte, req r
 		return
 	}
 	b = append(b, `,"finalState":`...)
-	if b, err = reducer.EncodeState(b, res.State); err != nil {
+	if b, err = reducer.EncodeState(b, res.state); err != nil {
 		*ob = b[:0]
 		putBuf(ob)
 		writeError(w, errf(http.StatusInternalServerError, codeInternal, "encoding the state: "+err.Error()))
@@ -176,8 +207,14 @@ func (s *Server) finishReplay(w http.ResponseWriter, ob *[]byte, b []byte, req r
 	b = appendUint(b, req.from)
 	b = append(b, `,"toVersion":`...)
 	b = appendUint(b, req.to)
-	b = append(b, `,"snapshotVersion":null,"eventsApplied":`...)
-	b = appendUint(b, res.Applied)
+	b = append(b, `,"snapshotVersion":`...)
+	if res.snapshotVersion == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = appendUint(b, res.snapshotVersion)
+	}
+	b = append(b, `,"eventsApplied":`...)
+	b = appendUint(b, res.applied)
 	*ob = append(b, '}')
 	sendOK(w, http.StatusOK, ob)
 }

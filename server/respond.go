@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"eventd/engine/reducer"
 	"net/http"
 	"strconv"
 	"strings"
@@ -166,26 +167,8 @@ func appendUint(b []byte, n uint64) []byte { return strconv.AppendUint(b, n, 10)
 // appendTime appends t as "2006-01-02T15:04:05.000Z" (UTC, milliseconds),
 // quoted.
 func appendTime(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
-	hour, min, sec := t.Clock()
-	ms := t.Nanosecond() / 1e6
-	if year < 0 || year > 9999 {
-		return append(append(b, '"'), append(t.AppendFormat(nil, timeLayout), '"')...)
-	}
-	b = append(b, '"')
-	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
-	b = append(b, byte('0'+int(month)/10), byte('0'+int(month)%10), '-')
-	b = append(b, byte('0'+day/10), byte('0'+day%10), 'T')
-	b = append(b, byte('0'+hour/10), byte('0'+hour%10), ':')
-	b = append(b, byte('0'+min/10), byte('0'+min%10), ':')
-	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.')
-	b = append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z', '"')
-	return b
+	return append(reducer.AppendTime(append(b, '"'), t), '"')
 }
-
-// timeLayout is the API's timestamp format.
-const timeLayout = "2006-01-02T15:04:05.000Z"
 
 // trimPkg drops the "pkg: " prefix of a sentinel-wrapped error for a
 // message meant for clients ("reducer: invalid definition: x" → "invalid

@@ -26,6 +26,7 @@ import (
 	"eventd/engine/projection"
 	"eventd/engine/reducer"
 	"eventd/engine/schema"
+	"eventd/engine/snapshot"
 )
 
 // Store is what the server needs of the engine; *engine.Store has it.
@@ -67,6 +68,7 @@ type Config struct {
 	Commands    *command.Service    // commands and command handlers
 	Projections *projection.Manager // projections and queries
 	Schemas     *schema.Registry    // event versioning
+	Snapshots   *snapshot.Store     // aggregate snapshots (replay starts from them)
 	// TotalCommands counts the commands the daemon knows, for /health;
 	// nil: 0.
 	TotalCommands func() uint64
@@ -178,6 +180,7 @@ func (s *Server) routes() []route {
 	}
 	rs = append(rs, s.reducerRoutes()...)
 	rs = append(rs, s.schemaRoutes()...)
+	rs = append(rs, s.snapshotRoutes()...)
 	rs = append(rs, s.commandRoutes()...)
 	rs = append(rs, s.projectionRoutes()...)
 	return rs

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"eventd/engine"
+	"eventd/engine/snapshot"
 	"eventd/server"
 )
 
@@ -34,6 +35,9 @@ func runServe(args []string, stderr io.Writer) int {
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (with --tls-key): serve HTTPS")
 	tlsKey := fs.String("tls-key", "", "TLS private key file (with --tls-cert)")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); empty: off")
+	snapEvery := fs.Int("snapshot-every", 100, "take a snapshot of a stream every this many events, in the background (0: off)")
+	snapAfter := fs.Duration("snapshot-after", 20*time.Millisecond, "also take one after a replay slower than this (0: off)")
+	snapRetain := fs.Int("snapshot-retain", 3, "snapshots kept per stream and reducer (the last taken)")
 	fs.Usage = usageWithEnv(fs, "Usage: eventd [serve] [flags]\n\nRuns the daemon: the REST API of docs/api.md over the store in --data-dir.")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -43,6 +47,10 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	if err := sf.check(); err != nil {
 		fmt.Fprintln(stderr, "eventd:", err)
+		return 2
+	}
+	if *snapEvery < 0 || *snapAfter < 0 || *snapRetain < 1 {
+		fmt.Fprintln(stderr, "eventd: --snapshot-every and --snapshot-after must be ≥ 0, --snapshot-retain ≥ 1")
 		return 2
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
@@ -71,18 +79,31 @@ func runServe(args []string, stderr io.Writer) int {
 		return 1
 	}
 	log.Debug("store open", "dataDir", sf.dataDir, "head", store.Head(), "fsync", store.Policy(), "took", time.Since(started).Round(time.Millisecond))
+	ss, err := openSubsystems(store, sf.dataDir, snapshotOptions(*snapEvery, *snapAfter, *snapRetain), log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		_ = store.Close()
+		return 1
+	}
+	closeAll := func() error { return errors.Join(ss.close(), store.Close()) }
 
 	api := server.New(store, server.Config{
-		MaxBody:      int64(maxBody),
-		MaxEventSize: int(sf.maxEventSize),
-		Auth:         keys,
-		Metrics:      metrics,
-		Logger:       log,
+		MaxBody:       int64(maxBody),
+		MaxEventSize:  int(sf.maxEventSize),
+		Auth:          keys,
+		Metrics:       metrics,
+		Logger:        log,
+		Reducers:      ss.reducers,
+		Commands:      ss.commands,
+		Projections:   ss.projections,
+		Schemas:       ss.schemas,
+		Snapshots:     ss.snapshots,
+		TotalCommands: ss.totalCommands,
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Error("cannot listen", "addr", *listen, "err", err)
-		_ = store.Close()
+		_ = closeAll()
 		return 1
 	}
 	hs := &http.Server{
@@ -118,7 +139,7 @@ func runServe(args []string, stderr io.Writer) int {
 		if err != nil {
 			log.Error("cannot listen for pprof", "addr", *pprofAddr, "err", err)
 			_ = hs.Close()
-			_ = store.Close()
+			_ = closeAll()
 			return 1
 		}
 		ps = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -152,10 +173,23 @@ func runServe(args []string, stderr io.Writer) int {
 	if ps != nil {
 		_ = ps.Close()
 	}
-	if err := store.Close(); err != nil {
+	if err := closeAll(); err != nil {
 		log.Error("closing the store", "err", err)
 		return 1
 	}
 	log.Info("stopped")
 	return status
+}
+
+// snapshotOptions maps the flags (0: off) to snapshot.Options (0: default,
+// negative: off).
+func snapshotOptions(every int, after time.Duration, retain int) snapshot.Options {
+	o := snapshot.Options{Every: every, After: after, Retain: retain}
+	if every == 0 {
+		o.Every = -1
+	}
+	if after == 0 {
+		o.After = -1
+	}
+	return o
 }

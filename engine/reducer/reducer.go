@@ -43,7 +43,31 @@ var ErrApply = errors.New("reducer: cannot apply event")
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
 // FormatTime formats t with TimeLayout.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+func FormatTime(t time.Time) string {
+	var a [32]byte
+	return string(AppendTime(a[:0], t))
+}
+
+// AppendTime appends t formatted with TimeLayout, without quotes: by hand
+// for years 0–9999 (time.Format was a tenth of a replay's time), with
+// time.AppendFormat otherwise.
+func AppendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, TimeLayout)
+	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	return append(b,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+min/10), byte('0'+min%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
 
 // Category is the part of a stream id before its first '-' or '_'
 // (user_123 → user, order-9 → order); the whole id when it has neither.

@@ -165,3 +165,13 @@ func jsonInt(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+func TestFormatTime(t *testing.T) {
+	for _, ts := range []time.Time{time.Unix(0, 0), time.Unix(1700000000, 123456789), time.Date(2024, 1, 15, 10, 30, 0, 999999999, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 6, 1, 12, 0, 0, 0, time.FixedZone("X", 3600))} {
+		if got, want := FormatTime(ts), ts.UTC().Format(TimeLayout); got != want {
+			t.Errorf("FormatTime(%v) = %s, want %s", ts, got, want)
+		}
+	}
+}

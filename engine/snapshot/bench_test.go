@@ -1,7 +1,12 @@
 package snapshot
 
 import (
+	"flag"
 	"fmt"
+	"strings"
+
+	"eventd/engine"
+	"eventd/engine/reducer"
 	"math/rand/v2"
 	"testing"
 
@@ -98,3 +103,40 @@ func human(n int) string {
 	}
 	return fmt.Sprintf("%dKiB", n>>10)
 }
+
+// BenchmarkReplayLongStream replays one stream of -replay-events events
+// (~200-byte UserUpdated events, default reducer): from version 0, and
+// from a snapshot 100 events back.
+func BenchmarkReplayLongStream(b *testing.B) {
+	n := uint64(*replayEvents)
+	e := openEnv(b, b.TempDir(), Options{})
+	pad := strings.Repeat("x", 120)
+	batch := make([]engine.Proposed, 1000)
+	for v := uint64(0); v < n; v += uint64(len(batch)) {
+		k := min(uint64(len(batch)), n-v)
+		for i := range batch[:k] {
+			batch[i] = engine.Proposed{Type: "UserUpdated", Data: []byte(fmt.Sprintf(`{"updates":{"n":%d,"pad":"%s","tag":"t%d"}}`, v+uint64(i), pad, i%7))}
+		}
+		if _, err := e.store.Append(ctx, "user-long", engine.Any, batch[:k]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := e.snaps.Take(ctx, "user-long", n-100); err != nil {
+		b.Fatal(err)
+	}
+	for _, use := range []bool{false, true} {
+		b.Run(fmt.Sprintf("events=%d/snapshot=%v", n, use), func(b *testing.B) {
+			for b.Loop() {
+				r, err := e.snaps.Replay(ctx, "user-long", n, reducer.Default, use, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if use && r.SnapshotVersion != n-100 || r.SnapshotVersion+r.Applied != n {
+					b.Fatalf("snapshot %d applied %d", r.SnapshotVersion, r.Applied)
+				}
+			}
+		})
+	}
+}
+
+var replayEvents = flag.Int("replay-events", 1_000_000, "events of the stream BenchmarkReplayLongStream replays")

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"eventd/engine"
+	"eventd/engine/command"
+	"eventd/engine/projection"
+	"eventd/engine/reducer"
+	"eventd/engine/schema"
+	"eventd/engine/snapshot"
+)
+
+// subsystems are the parts of eventd built on the store: each talks to it
+// through an interface of its own; only this file knows them all.
+type subsystems struct {
+	schemas     *schema.Registry
+	reducers    *reducer.Registry
+	db          *pebble.DB // derived data: read models and snapshots
+	snapshots   *snapshot.Store
+	projections *projection.Manager
+	commands    *command.Service
+}
+
+// openSubsystems loads every subsystem's definitions from the log and
+// starts them, in dependency order: schemas (the read path's upcaster and
+// the append path's validator: everything after sees events upcast),
+// reducers, snapshots, then projections and commands, which fold with the
+// reducers (commands from snapshots).
+func openSubsystems(store *engine.Store, dataDir string, snapOpts snapshot.Options, log *slog.Logger) (*subsystems, error) {
+	ss := &subsystems{}
+	var err error
+	if ss.schemas, err = schema.Open(store); err != nil {
+		return nil, fmt.Errorf("loading schemas: %w", err)
+	}
+	store.SetUpcaster(ss.schemas)
+	store.SetValidator(ss.schemas)
+	if ss.reducers, err = reducer.Open(store); err != nil {
+		return nil, fmt.Errorf("loading reducers: %w", err)
+	}
+	if ss.db, err = projection.OpenDB(engine.Layout{Dir: dataDir}.Projections(), log); err != nil {
+		return nil, fmt.Errorf("opening the derived-data store: %w", err)
+	}
+	snapOpts.Logger = log
+	if ss.snapshots, err = snapshot.Open(ss.db, store, ss.reducers, ss.schemas, snapOpts); err != nil {
+		_ = ss.close()
+		return nil, fmt.Errorf("starting snapshots: %w", err)
+	}
+	if ss.projections, err = projection.Open(ss.db, store, ss.reducers, projection.Options{Logger: log}); err != nil {
+		_ = ss.close()
+		return nil, fmt.Errorf("starting projections: %w", err)
+	}
+	fold := func(ctx context.Context, stream string, to uint64, red reducer.Reducer) (reducer.State, error) {
+		res, err := ss.snapshots.Replay(ctx, stream, to, red, true, nil)
+		return res.State, err
+	}
+	if ss.commands, err = command.Open(store, ss.reducers, command.Options{Logger: log, Fold: fold}); err != nil {
+		_ = ss.close()
+		return nil, fmt.Errorf("starting commands: %w", err)
+	}
+	return ss, nil
+}
+
+// close stops the subsystems in the reverse order (commands first: they
+// append; projections then persist their state; the store closes after).
+func (ss *subsystems) close() error {
+	var errs []error
+	if ss.commands != nil {
+		errs = append(errs, ss.commands.Close())
+	}
+	if ss.projections != nil {
+		errs = append(errs, ss.projections.Close())
+	}
+	if ss.snapshots != nil {
+		errs = append(errs, ss.snapshots.Close())
+	}
+	if ss.db != nil {
+		errs = append(errs, ss.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// totalCommands is /health's totalCommands.
+func (ss *subsystems) totalCommands() uint64 { return ss.commands.Total() }
