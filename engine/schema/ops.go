@@ -23,6 +23,51 @@ type op struct {
 	hasDef   bool
 	sep      string
 	keep     bool
+
+	// For the tree (tree.go): paths with their raw keys, constants as JSON.
+	pathP, fromP, toP  *path
+	fromListP, toListP []*path
+	valueRaw, defRaw   []byte
+	valuesRaw          map[string][]byte
+}
+
+// prepare fills the tree forms of a checked op.
+func (o *op) prepare() error {
+	if o.path != nil {
+		o.pathP = newPath(o.path)
+	}
+	if o.from != nil {
+		o.fromP = newPath(o.from)
+	}
+	if o.to != nil {
+		o.toP = newPath(o.to)
+	}
+	for _, p := range o.fromList {
+		o.fromListP = append(o.fromListP, newPath(p))
+	}
+	for _, p := range o.toList {
+		o.toListP = append(o.toListP, newPath(p))
+	}
+	var err error
+	if o.value != nil || o.kind == "set" || o.kind == "default" {
+		if o.valueRaw, err = jsonv.Append(nil, o.value); err != nil {
+			return err
+		}
+	}
+	if o.hasDef {
+		if o.defRaw, err = jsonv.Append(nil, o.def); err != nil {
+			return err
+		}
+	}
+	if o.values != nil {
+		o.valuesRaw = make(map[string][]byte, len(o.values))
+		for k, v := range o.values {
+			if o.valuesRaw[k], err = jsonv.Append(nil, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func compileOp(n int, o Op) (op, error) {
@@ -183,77 +228,87 @@ func isPrefix(a, b []string) bool {
 
 func name(p []string) string { return strings.Join(p, ".") }
 
-// apply runs the op on data (an eventData object).
-func (o *op) apply(data map[string]any) error {
+// apply runs the op on the tree of an eventData object.
+func (o *op) apply(t *tree) error {
 	switch o.kind {
 	case "rename", "move", "copy":
-		v, ok, err := get(data, o.from)
-		if err != nil || !ok {
+		m, err := t.get(o.fromP)
+		if err != nil || m == none {
 			return err
+		}
+		if o.kind == "rename" {
+			parent, _ := t.walk(o.fromP, false)
+			if other := t.find(parent, o.toP.last(), o.toName); other != none && other != m {
+				t.unlink(parent, other) // the new name replaces a member of that name
+			}
+			t.nodes[m].key = o.toP.last()
+			return nil
 		}
 		if o.kind == "copy" {
-			v = jsonv.Copy(v)
-		} else {
-			remove(data, o.from)
+			m = t.value(t.encode(nil, m))
+		} else if err := t.remove(o.fromP); err != nil {
+			return err
 		}
-		return put(data, o.to, v)
+		return t.put(o.toP, m)
 	case "default":
-		if _, ok, err := get(data, o.path); err != nil || ok {
+		m, err := t.get(o.pathP)
+		if err != nil || m != none {
 			return err
 		}
-		return put(data, o.path, jsonv.Copy(o.value))
+		return t.put(o.pathP, t.value(o.valueRaw))
 	case "set":
-		return put(data, o.path, jsonv.Copy(o.value))
+		return t.put(o.pathP, t.value(o.valueRaw))
 	case "remove":
-		remove(data, o.path)
-		return nil
+		return t.remove(o.pathP)
 	case "map":
-		v, ok, err := get(data, o.path)
-		if err != nil || !ok {
+		m, err := t.get(o.pathP)
+		if err != nil || m == none {
 			return err
 		}
-		key, ok := scalarText(v)
+		key, ok := t.text(m)
 		if !ok {
-			return fmt.Errorf("%s is %s: map takes a string, number or boolean", name(o.path), kindOf(v))
+			return fmt.Errorf("%s is %s: map takes a string, number or boolean", name(o.path), t.kind(m))
 		}
-		if nv, ok := o.values[key]; ok {
-			return put(data, o.path, jsonv.Copy(nv))
+		if nv, ok := o.valuesRaw[key]; ok {
+			return t.put(o.pathP, t.value(nv))
 		}
 		if o.hasDef {
-			return put(data, o.path, jsonv.Copy(o.def))
+			return t.put(o.pathP, t.value(o.defRaw))
 		}
 		return nil
 	case "split":
-		v, ok, err := get(data, o.from)
-		if err != nil || !ok {
+		m, err := t.get(o.fromP)
+		if err != nil || m == none {
 			return err
 		}
-		s, ok := v.(string)
-		if !ok {
-			return fmt.Errorf("%s is %s: split takes a string", name(o.from), kindOf(v))
+		s, ok := t.text(m)
+		if !ok || firstByte(t.nodes[m].raw) != '"' {
+			return fmt.Errorf("%s is %s: split takes a string", name(o.from), t.kind(m))
 		}
 		if !o.keep {
-			remove(data, o.from)
+			if err := t.remove(o.fromP); err != nil {
+				return err
+			}
 		}
-		for i, part := range strings.SplitN(s, o.sep, len(o.toList)) {
-			if err := put(data, o.toList[i], part); err != nil {
+		for i, part := range strings.SplitN(s, o.sep, len(o.toListP)) {
+			if err := t.put(o.toListP[i], t.value(jsonv.AppendString(nil, part))); err != nil {
 				return err
 			}
 		}
 		return nil
 	case "join":
 		var parts []string
-		for _, p := range o.fromList {
-			v, ok, err := get(data, p)
+		for _, p := range o.fromListP {
+			m, err := t.get(p)
 			if err != nil {
 				return err
 			}
-			if !ok || v == nil {
+			if m == none || t.isNull(m) {
 				continue
 			}
-			s, ok := scalarText(v)
-			if _, isBool := v.(bool); !ok || isBool {
-				return fmt.Errorf("%s is %s: join takes strings and numbers", name(p), kindOf(v))
+			s, ok := t.text(m)
+			if c := firstByte(t.nodes[m].raw); !ok || c == 't' || c == 'f' {
+				return fmt.Errorf("%s is %s: join takes strings and numbers", name(p.plain), t.kind(m))
 			}
 			parts = append(parts, s)
 		}
@@ -261,82 +316,15 @@ func (o *op) apply(data map[string]any) error {
 			return nil
 		}
 		if !o.keep {
-			for _, p := range o.fromList {
-				remove(data, p)
+			for _, p := range o.fromListP {
+				if err := t.remove(p); err != nil {
+					return err
+				}
 			}
 		}
-		return put(data, o.to, strings.Join(parts, o.sep))
+		return t.put(o.toP, t.value(jsonv.AppendString(nil, strings.Join(parts, o.sep))))
 	}
 	return nil
-}
-
-// get returns the value at path; a path through a non-object is an error.
-func get(data map[string]any, path []string) (any, bool, error) {
-	m := data
-	for i, k := range path {
-		v, ok := m[k]
-		if !ok {
-			return nil, false, nil
-		}
-		if i == len(path)-1 {
-			return v, true, nil
-		}
-		if m, ok = v.(map[string]any); !ok {
-			if v == nil {
-				return nil, false, nil
-			}
-			return nil, false, fmt.Errorf("%s is %s, not an object", name(path[:i+1]), kindOf(v))
-		}
-	}
-	return nil, false, nil
-}
-
-// put sets path to v, making objects on the way (a null on the way becomes
-// an object); a non-object on the way is an error.
-func put(data map[string]any, path []string, v any) error {
-	m := data
-	for i, k := range path[:len(path)-1] {
-		x, ok := m[k]
-		if !ok || x == nil {
-			n := map[string]any{}
-			m[k] = n
-			m = n
-			continue
-		}
-		if m, ok = x.(map[string]any); !ok {
-			return fmt.Errorf("%s is %s, not an object", name(path[:i+1]), kindOf(x))
-		}
-	}
-	m[path[len(path)-1]] = v
-	return nil
-}
-
-// remove deletes path if it is there.
-func remove(data map[string]any, path []string) {
-	m := data
-	for _, k := range path[:len(path)-1] {
-		var ok bool
-		if m, ok = m[k].(map[string]any); !ok {
-			return
-		}
-	}
-	delete(m, path[len(path)-1])
-}
-
-// scalarText is a string, or the JSON text of a number or boolean.
-func scalarText(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case json.Number:
-		return string(x), true
-	case bool:
-		if x {
-			return "true", true
-		}
-		return "false", true
-	}
-	return "", false
 }
 
 func kindOf(v any) string {

@@ -112,6 +112,9 @@ func compile(d Definition) (*typeSchema, error) {
 		var ops []op
 		for j, o := range s.Ops {
 			c, err := compileOp(j, o)
+			if err == nil {
+				err = c.prepare()
+			}
 			if err != nil {
 				return nil, defErr("upcasters[%d].ops[%d]: %v", i, j, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"eventd/engine"
+	"eventd/engine/jsonv"
 )
 
 func TestMain(m *testing.M) {
@@ -33,7 +34,16 @@ func upcast(t testing.TB, r *Registry, typ string, v uint32, data string) (strin
 	if !changed && err == nil {
 		return data, v, nil
 	}
-	return string(out), ver, err
+	if err != nil {
+		return "", ver, err
+	}
+	// Members keep their order (new ones last); compare canonical forms.
+	m, derr := jsonv.DecodeObject(out)
+	if derr != nil {
+		t.Fatalf("upcast output %s is not a JSON object: %v", out, derr)
+	}
+	canon, _ := jsonv.AppendObject(nil, m)
+	return string(canon), ver, nil
 }
 
 func TestOps(t *testing.T) {

@@ -1,10 +1,10 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 
 	"eventd/engine"
-	"eventd/engine/jsonv"
 )
 
 // Upcast implements engine.Upcaster: an event stored at a version below
@@ -20,24 +20,25 @@ func (r *Registry) Upcast(e *engine.Event, dst []byte) ([]byte, uint32, bool, er
 	if v >= cur {
 		return nil, 0, false, nil
 	}
-	data := map[string]any{}
-	if len(e.Data) > 0 {
-		var err error
-		if data, err = jsonv.DecodeObject(e.Data); err != nil {
-			return nil, 0, false, fmt.Errorf("eventData: %v", err)
+	data := e.Data
+	if len(data) == 0 {
+		data = []byte("{}")
+	}
+	t := newTree(data)
+	defer t.release()
+	if err := t.parse(0); err != nil {
+		if errors.Is(err, errShape) {
+			err = errors.New("eventData is not a JSON object")
 		}
+		return nil, 0, false, err
 	}
 	for ; v < cur; v++ {
 		for i := range ts.steps[v-1] {
 			o := &ts.steps[v-1][i]
-			if err := o.apply(data); err != nil {
+			if err := o.apply(t); err != nil {
 				return nil, 0, false, fmt.Errorf("upcaster %d→%d, op %d (%s): %v", v, v+1, o.n, o.kind, err)
 			}
 		}
 	}
-	out, err := jsonv.AppendObject(dst, data)
-	if err != nil {
-		return nil, 0, false, err
-	}
-	return out, cur, true, nil
+	return t.encode(dst, 0), cur, true, nil
 }
