@@ -28,13 +28,27 @@ func appendEventData(dst []byte, size int) []byte {
 
 // bodies holds the constant parts of a worker's request bodies.
 type bodies struct {
+	typ   string // the event type
 	data  []byte // eventData, built once
 	event []byte // one element of a batch's "events" array, built once
 }
 
-func newBodies(size int) *bodies {
-	b := &bodies{data: appendEventData(nil, size)}
-	b.event = append(b.event, `{"eventType":"`+benchEventType+`","eventData":`...)
+// newBodies makes the bodies of events of type typ ("": BenchEvent) whose
+// eventData is size bytes: {"pad":…}, or with fields the 10 fields of
+// typedSchema (appendTypedData).
+func newBodies(size int, typ string, fields bool) *bodies {
+	if typ == "" {
+		typ = benchEventType
+	}
+	b := &bodies{typ: typ}
+	if fields {
+		b.data = appendTypedData(nil, size)
+	} else {
+		b.data = appendEventData(nil, size)
+	}
+	b.event = append(b.event, `{"eventType":"`...)
+	b.event = append(b.event, typ...)
+	b.event = append(b.event, `","eventData":`...)
 	b.event = append(b.event, b.data...)
 	b.event = append(b.event, '}')
 	return b
@@ -44,7 +58,9 @@ func newBodies(size int) *bodies {
 func (b *bodies) appendSingle(dst []byte, streamID string, expected uint64) []byte {
 	dst = append(dst, `{"streamId":"`...)
 	dst = append(dst, streamID...)
-	dst = append(dst, `","eventType":"`+benchEventType+`","eventData":`...)
+	dst = append(dst, `","eventType":"`...)
+	dst = append(dst, b.typ...)
+	dst = append(dst, `","eventData":`...)
 	dst = append(dst, b.data...)
 	dst = append(dst, `,"expectedVersion":`...)
 	dst = strconv.AppendUint(dst, expected, 10)

@@ -99,7 +99,7 @@ func benchmarkClient(b *testing.B, kind string) {
 	defer srv.Close()
 	cl, _ := newClient(kind, srv.URL, time.Now().Add(time.Hour))
 	defer cl.close()
-	body := newBodies(200).appendSingle(nil, "bench-x-w0-s0", 1)
+	body := newBodies(200, "", false).appendSingle(nil, "bench-x-w0-s0", 1)
 	path := []byte("/api/events")
 	b.ReportAllocs()
 	for b.Loop() {

@@ -83,3 +83,47 @@ func TestConfigDurationDefaultOnlyWithoutEvents(t *testing.T) {
 		t.Fatal(c, err)
 	}
 }
+
+func TestConfigModes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		mode string
+		read bool
+	}{
+		{nil, ModeAppend, false},
+		{[]string{"--read"}, ModeRead, true},
+		{[]string{"--mode", "read"}, ModeRead, true},
+		{[]string{"--read", "--mode", "read"}, ModeRead, true},
+		{[]string{"--mode", "commands"}, ModeCommands, false},
+		{[]string{"--mode", "projection", "--projection-state"}, ModeProjection, false},
+		{[]string{"--mode", "ryw", "--ryw-command"}, ModeRYW, false},
+		{[]string{"--mode", "query", "--keys", "5", "--where-items", "0"}, ModeQuery, false},
+		{[]string{"--schema", "--batch", "10"}, ModeAppend, false},
+	} {
+		c, err := parse(tc.args...)
+		if err != nil || c.Mode != tc.mode || c.Read != tc.read {
+			t.Errorf("%v: mode %q read %v, %v", tc.args, c.Mode, c.Read, err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--mode", "write"}, "--mode must be one of"},
+		{[]string{"--read", "--mode", "query"}, "--read is --mode read"},
+		{[]string{"--mode", "commands", "--schema"}, "--schema applies only to --mode append"},
+		{[]string{"--read", "--schema-fields"}, "--schema-fields applies only"},
+		{[]string{"--projection-state"}, "--projection-state applies only"},
+		{[]string{"--mode", "query", "--ryw-command"}, "--ryw-command applies only"},
+		{[]string{"--mode", "ryw", "--batch", "5"}, "--batch applies only"},
+		{[]string{"--mode", "query", "--keys", "0"}, "--keys"},
+		{[]string{"--mode", "query", "--where-items", "-1"}, "--where-items"},
+		{[]string{"--mode", "query", "--concurrency", "4", "--where-concurrency", "5"}, "--where-concurrency"},
+		{[]string{"--lag-interval", "-1ms"}, "--lag-interval"},
+	} {
+		_, err := parse(tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want it to mention %q", tc.args, err, tc.want)
+		}
+	}
+}

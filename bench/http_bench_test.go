@@ -118,7 +118,7 @@ func runReadBench(b *testing.B, c Config, kind string) (PhaseResult, error) {
 	ops := map[string]op{"read-stream": &streamReadOp{limit: c.Limit}, "read-all": &allReadOp{limit: c.Limit}, "replay": &replayOp{}}
 	b.ResetTimer()
 	if kind == "sse-all" {
-		p, err := r.runLoopPhase(ctx, kind, bound{0, 0, int64(b.N)}, &sseOp{})
+		p, err := r.runLoopPhase(ctx, kind, bound{requests: int64(b.N)}, &sseOp{})
 		b.StopTimer()
 		return p, err
 	}

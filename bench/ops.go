@@ -11,7 +11,8 @@ import "strconv"
 // costs one error, not every later append).
 type appendOp struct {
 	batch  int
-	single bool // POST /api/events, one event per request
+	single bool        // POST /api/events, one event per request
+	sample *lagSampler // --mode projection's live phase: hands over a 201 when asked
 }
 
 var pathEvents = []byte("/api/events")
@@ -39,6 +40,9 @@ func (a *appendOp) done(w *worker, status int, resp []byte) (int, bool) {
 	switch status {
 	case 201:
 		w.cur.version += uint64(w.curN)
+		if a.sample != nil {
+			a.sample.offer(resp)
+		}
 		return w.curN, true
 	case 409:
 		if v, ok := findUint(resp, keyCurrentVersion); ok {

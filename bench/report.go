@@ -14,8 +14,10 @@ import (
 
 // Report is the outcome of a run: one PhaseResult per phase ("append"; or
 // "seed", "read-stream", "read-all", "replay", "sse-all", "sse-stream" with
-// --read). In the SSE phases a request is one subscription that caught up
-// with the head, and its latency is the whole catch-up.
+// --read; the phases of the other modes are listed in doc.go). In the SSE
+// phases a request is one subscription that caught up with the head, and
+// its latency is the whole catch-up; likewise in the catchup-* phases of
+// --mode projection.
 type Report struct {
 	RunID      string        `json:"runId"`
 	URL        string        `json:"url"`
@@ -26,6 +28,11 @@ type Report struct {
 	Server     string        `json:"server,omitempty"`  // how the daemon was started, when bench started it
 	Config     Config        `json:"config"`
 	Phases     []PhaseResult `json:"phases"`
+
+	EventType string `json:"eventType,omitempty"` // type of the events the generator appends
+	// CommandsPerAppend is --mode commands' ratio: commands/s of the
+	// "commands" phase ÷ events/s of the "append" phase that follows it.
+	CommandsPerAppend float64 `json:"commandsPerAppend,omitempty"`
 }
 
 // PhaseResult holds one phase's totals, rates and latency percentiles
@@ -41,6 +48,16 @@ type PhaseResult struct {
 	RequestsPerSec float64          `json:"requestsPerSec"`
 	LatencyMs      Latency          `json:"latencyMs"`
 	GeneratorCPU   float64          `json:"generatorCPU,omitempty"` // cores used by this process
+
+	// Projection phases: the projection, how far it had processed at the
+	// end, and the head position it had to reach.
+	ProjectionID          string `json:"projectionId,omitempty"`
+	LastProcessedPosition uint64 `json:"lastProcessedPosition,omitempty"`
+	HeadPosition          uint64 `json:"headPosition,omitempty"`
+	// SubLatencyMs are the parts of a compound latency (ryw: "write" and
+	// "query"; lag: "query-rtt", an answer that need not wait).
+	SubLatencyMs map[string]Latency `json:"subLatencyMs,omitempty"`
+	Note         string             `json:"note,omitempty"` // what the phase measured, in words
 
 	hist *Histogram
 }
@@ -66,8 +83,14 @@ func (p *PhaseResult) finish(elapsed, cpu time.Duration) {
 			p.GeneratorCPU = cpu.Seconds() / s
 		}
 	}
-	h := p.hist
-	p.LatencyMs = Latency{
+	p.LatencyMs = latencyOf(p.hist)
+	if len(p.ErrorsByKind) == 0 {
+		p.ErrorsByKind = nil
+	}
+}
+
+func latencyOf(h *Histogram) Latency {
+	return Latency{
 		Mean: ms(h.Mean()),
 		P50:  ms(h.Quantile(0.50)),
 		P90:  ms(h.Quantile(0.90)),
@@ -75,9 +98,14 @@ func (p *PhaseResult) finish(elapsed, cpu time.Duration) {
 		P999: ms(h.Quantile(0.999)),
 		Max:  ms(h.Max()),
 	}
-	if len(p.ErrorsByKind) == 0 {
-		p.ErrorsByKind = nil
+}
+
+// addSub records a sub-latency.
+func (p *PhaseResult) addSub(name string, h *Histogram) {
+	if p.SubLatencyMs == nil {
+		p.SubLatencyMs = map[string]Latency{}
 	}
+	p.SubLatencyMs[name] = latencyOf(h)
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -90,9 +118,32 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteTable writes the report as a plain-text table.
 func (r *Report) WriteTable(w io.Writer) error {
 	c := r.Config
-	mode := fmt.Sprintf("append batch=%d", c.Batch)
-	if c.Read {
+	var mode string
+	switch {
+	case c.Read || c.Mode == ModeRead:
 		mode = fmt.Sprintf("read limit=%d seed=%d", c.Limit, c.Seed)
+	case c.Mode == ModeCommands:
+		mode = "commands (then appends)"
+	case c.Mode == ModeProjection:
+		mode = fmt.Sprintf("projection seed=%d state=%v lag-interval=%s", c.Seed, c.ProjectionState, c.LagInterval)
+	case c.Mode == ModeRYW:
+		mode = "ryw write=append"
+		if c.RYWCommand {
+			mode = "ryw write=command"
+		}
+	case c.Mode == ModeQuery:
+		mode = fmt.Sprintf("query keys=%d where-items=%d where-concurrency=%d", c.Keys, c.WhereItems, c.WhereConcurrency)
+	default:
+		mode = fmt.Sprintf("append batch=%d", c.Batch)
+		switch {
+		case c.Schema:
+			mode += " schema=10-fields"
+		case c.SchemaFields:
+			mode += " schema=none data=10-fields"
+		}
+	}
+	if r.EventType != "" && r.EventType != benchEventType {
+		mode += " type=" + r.EventType
 	}
 	fmt.Fprintf(w, "eventd bench  run=%s  url=%s  %s  concurrency=%d  size=%d  streams/worker=%d  client=%s\n",
 		r.RunID, r.URL, mode, c.Concurrency, c.Size, c.Streams, c.Client)
@@ -120,6 +171,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 			parts = append(parts, fmt.Sprintf("%s×%d", k, p.ErrorsByKind[k]))
 		}
 		fmt.Fprintf(w, "%s errors: %s\n", p.Name, strings.Join(parts, " "))
+	}
+	for _, p := range r.Phases {
+		for _, k := range slices.Sorted(maps.Keys(p.SubLatencyMs)) {
+			l := p.SubLatencyMs[k]
+			fmt.Fprintf(w, "%s: %s p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms\n", p.Name, k, l.P50, l.P90, l.P99, l.Max)
+		}
+		if p.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", p.Name, p.Note)
+		}
+	}
+	if r.CommandsPerAppend > 0 {
+		fmt.Fprintf(w, "commands/s ÷ appends/s = %.3f\n", r.CommandsPerAppend)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"runtime"
 	"strconv"
 	"sync"
@@ -27,6 +28,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 	r := newRunner(cfg, progress)
 	defer r.closeClients()
+	defer r.deleteProjections()
 	rep := &Report{
 		RunID:      cfg.RunID,
 		URL:        cfg.URL,
@@ -34,20 +36,65 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		GoMaxProcs: runtime.GOMAXPROCS(0),
 		NumCPU:     runtime.NumCPU(),
 		Config:     cfg,
+		EventType:  r.bodies.typ,
 	}
-	if !cfg.Read {
-		ph, err := r.runPhase(ctx, "append", bound{cfg.Duration, cfg.Events, 0}, &appendOp{batch: cfg.Batch, single: cfg.Batch == 1})
-		if err != nil {
-			return nil, err
-		}
-		rep.Phases = append(rep.Phases, ph)
-		rep.LoadAvg = loadAvg()
-		return rep, nil
+	var err error
+	switch r.mode() {
+	case ModeRead:
+		err = r.runRead(ctx, rep)
+	case ModeCommands:
+		err = r.runCommands(ctx, rep)
+	case ModeProjection:
+		err = r.runProjection(ctx, rep)
+	case ModeRYW:
+		err = r.runRYW(ctx, rep)
+	case ModeQuery:
+		err = r.runQuery(ctx, rep)
+	default:
+		err = r.runAppend(ctx, rep)
 	}
-
-	seed, err := r.seed(ctx)
 	if err != nil {
 		return nil, err
+	}
+	rep.LoadAvg = loadAvg()
+	return rep, nil
+}
+
+// mode is the run's mode (Config.Validate fills it in; a Config that was
+// not validated means append, or read with Read).
+func (r *runner) mode() string {
+	switch {
+	case r.cfg.Read:
+		return ModeRead
+	case r.cfg.Mode == "":
+		return ModeAppend
+	}
+	return r.cfg.Mode
+}
+
+// runAppend is --mode append: one phase of appends, after registering the
+// schema with --schema.
+func (r *runner) runAppend(ctx context.Context, rep *Report) error {
+	cfg := r.cfg
+	if cfg.Schema {
+		if err := r.registerSchema(ctx); err != nil {
+			return err
+		}
+	}
+	ph, err := r.runPhase(ctx, "append", bound{duration: cfg.Duration, events: cfg.Events}, &appendOp{batch: cfg.Batch, single: cfg.Batch == 1})
+	if err != nil {
+		return err
+	}
+	rep.Phases = append(rep.Phases, ph)
+	return nil
+}
+
+// runRead is --mode read: seeding, then the five read phases.
+func (r *runner) runRead(ctx context.Context, rep *Report) error {
+	cfg := r.cfg
+	seed, err := r.seed(ctx)
+	if err != nil {
+		return err
 	}
 	if seed != nil {
 		rep.Phases = append(rep.Phases, *seed)
@@ -76,7 +123,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 			fmt.Fprintf(r.progress, "bench: the store is empty, skipping %s\n", p.name)
 			continue
 		}
-		b := bound{cfg.Duration, cfg.Events, 0}
+		b := bound{duration: cfg.Duration, events: cfg.Events}
 		var ph PhaseResult
 		var err error
 		if p.loop != nil {
@@ -85,22 +132,30 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 			ph, err = r.runPhase(ctx, p.name, b, p.op)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rep.Phases = append(rep.Phases, ph)
 	}
-	rep.LoadAvg = loadAvg()
-	return rep, nil
+	return nil
 }
 
 func newRunner(cfg Config, progress io.Writer) *runner {
 	if cfg.Quiet || progress == nil {
 		progress = io.Discard
 	}
-	r := &runner{cfg: cfg, progress: progress, bodies: newBodies(cfg.Size)}
+	typ := ""
+	if cfg.Schema || cfg.SchemaFields {
+		// A type of the run's own: the schema applies to this run only,
+		// and a --schema-fields baseline surely has none.
+		typ = typedEventType + cfg.RunID
+	}
+	r := &runner{cfg: cfg, progress: progress, bodies: newBodies(cfg.Size, typ, cfg.Schema || cfg.SchemaFields)}
 	r.workers = make([]*worker, cfg.Concurrency)
+	seed := uint64(time.Now().UnixNano())
 	for k := range r.workers {
-		w := &worker{id: k, hist: NewHistogram(), errs: map[string]int64{}}
+		w := &worker{id: k, hist: NewHistogram(), errs: map[string]int64{},
+			userPrefix: fmt.Sprintf("bench-%s-w%d-", cfg.RunID, k),
+			rng:        mrand.New(mrand.NewPCG(seed, uint64(k)))}
 		for j := range cfg.Streams {
 			w.streams = append(w.streams, newStreamState(fmt.Sprintf("bench-%s-w%d-s%d", cfg.RunID, k, j), 0))
 		}
@@ -127,14 +182,9 @@ func (r *runner) seed(ctx context.Context) (*PhaseResult, error) {
 	var ph *PhaseResult
 	var streams []*streamState
 	if cfg.Seed > 0 {
-		nstreams := int64(cfg.Concurrency * cfg.Streams)
-		per := int(min(1000, (cfg.Seed+nstreams-1)/nstreams))
-		p, err := r.runPhase(ctx, "seed", bound{0, cfg.Seed, 0}, &appendOp{batch: per, single: false})
+		p, err := r.seedAppends(ctx)
 		if err != nil {
 			return nil, err
-		}
-		if p.Errors > 0 {
-			fmt.Fprintf(r.progress, "bench: seeding had %d errors\n", p.Errors)
 		}
 		ph = &p
 		for _, w := range r.workers {
@@ -163,9 +213,22 @@ func (r *runner) seed(ctx context.Context) (*PhaseResult, error) {
 	return ph, nil
 }
 
+// seedAppends appends cfg.Seed events over every worker's streams, at most
+// 1000 a request.
+func (r *runner) seedAppends(ctx context.Context) (PhaseResult, error) {
+	cfg := r.cfg
+	nstreams := int64(cfg.Concurrency * cfg.Streams)
+	per := int(min(1000, (cfg.Seed+nstreams-1)/nstreams))
+	p, err := r.runPhase(ctx, "seed", bound{events: cfg.Seed}, &appendOp{batch: per, single: false})
+	if err == nil && p.Errors > 0 {
+		fmt.Fprintf(r.progress, "bench: seeding had %d errors\n", p.Errors)
+	}
+	return p, err
+}
+
 // runRequests runs exactly n requests of o (for go test -bench).
 func (r *runner) runRequests(ctx context.Context, name string, n int64, o op) (PhaseResult, error) {
-	return r.runPhase(ctx, name, bound{0, 0, n}, o)
+	return r.runPhase(ctx, name, bound{requests: n}, o)
 }
 
 func newRunID() string {
@@ -223,6 +286,14 @@ type worker struct {
 	readNext    int
 	readFrom    uint64
 	allFrom     uint64
+
+	// CQRS state
+	userPrefix string       // bench-<runid>-w<k>-: user ids of commands, then seq
+	seq        uint64       // commands sent
+	rng        *mrand.Rand  // keys and groups of queries
+	parts      []*Histogram // sub-latencies of a phase that records them (phaseSpec.parts)
+	failKind   string       // set by op.done: the error kind of a failure that is not its status
+	key        []byte       // reused
 }
 
 // op is one kind of request a phase repeats.
@@ -240,8 +311,11 @@ type runner struct {
 	cfg      Config
 	progress io.Writer
 	workers  []*worker
-	bodies   *bodies // constant body parts, shared read-only
-	head     uint64  // --read: the head position after seeding
+	active   []*worker // the workers of the current phase (a prefix of workers)
+	bodies   *bodies   // constant body parts, shared read-only
+	head     uint64    // --read: the head position after seeding
+
+	projections []string // projections created by the run, deleted at its end
 
 	stop        atomic.Bool  // set when the phase must end
 	count       bool         // the phase is bounded by an event count
@@ -289,11 +363,12 @@ func (r *runner) assignReadStreams(all []*streamState) {
 
 // bound says when a phase ends: after duration, or (duration 0) once
 // events are done, or once requests have been sent; never past
-// cfg.MaxDuration.
+// cfg.MaxDuration. workers > 0 runs the phase on that many workers only.
 type bound struct {
 	duration time.Duration
 	events   int64
 	requests int64
+	workers  int
 }
 
 // looper is a phase whose workers run their own loop instead of
@@ -305,15 +380,28 @@ type looper interface {
 
 // runPhase runs o on every worker until the phase's bound is reached.
 func (r *runner) runPhase(ctx context.Context, name string, b bound, o op) (PhaseResult, error) {
-	return r.runPhaseWith(ctx, name, b, func(_ context.Context, w *worker) { r.work(w, o) })
+	return r.runSpec(ctx, phaseSpec{name: name, b: b, work: func(_ context.Context, w *worker) { r.work(w, o) }})
 }
 
 // runLoopPhase runs l on every worker until the phase's bound is reached.
 func (r *runner) runLoopPhase(ctx context.Context, name string, b bound, l looper) (PhaseResult, error) {
-	return r.runPhaseWith(ctx, name, b, func(ctx context.Context, w *worker) { l.loop(ctx, r, w) })
+	return r.runSpec(ctx, phaseSpec{name: name, b: b, work: func(ctx context.Context, w *worker) { l.loop(ctx, r, w) }})
 }
 
-func (r *runner) runPhaseWith(ctx context.Context, name string, b bound, work func(ctx context.Context, w *worker)) (PhaseResult, error) {
+// phaseSpec is one phase: work runs on each of its workers; side, if
+// any, runs beside them in a goroutine of its own until they are done (its
+// ctx then ends) and is waited for; parts names the sub-latencies the
+// workers record in w.parts (reported in SubLatencyMs).
+type phaseSpec struct {
+	name  string
+	b     bound
+	work  func(ctx context.Context, w *worker)
+	side  func(ctx context.Context)
+	parts []string
+}
+
+func (r *runner) runSpec(ctx context.Context, spec phaseSpec) (PhaseResult, error) {
+	b := spec.b
 	r.count = b.duration == 0 && b.requests == 0
 	r.budget.Store(b.events)
 	r.eventTarget = b.events
@@ -321,6 +409,10 @@ func (r *runner) runPhaseWith(ctx context.Context, name string, b bound, work fu
 	r.reqLimited = b.requests > 0
 	r.reqBudget.Store(b.requests)
 	r.stop.Store(false)
+	r.active = r.workers
+	if b.workers > 0 && b.workers < len(r.workers) {
+		r.active = r.workers[:b.workers]
+	}
 	hard := r.cfg.MaxDuration
 	if b.duration > 0 {
 		hard = b.duration
@@ -330,13 +422,20 @@ func (r *runner) runPhaseWith(ctx context.Context, name string, b bound, work fu
 	for _, w := range r.workers {
 		if w.cl != nil {
 			w.cl.close()
+			w.cl = nil
 		}
+	}
+	for _, w := range r.active {
 		cl, err := newClient(r.cfg.Client, r.cfg.URL, end.Add(10*time.Second))
 		if err != nil {
 			return PhaseResult{}, err
 		}
 		w.cl = cl
 		w.hist = NewHistogram()
+		w.parts = w.parts[:0]
+		for range spec.parts {
+			w.parts = append(w.parts, NewHistogram())
+		}
 		clear(w.errs)
 		w.ctr.events.Store(0)
 		w.ctr.requests.Store(0)
@@ -363,29 +462,52 @@ func (r *runner) runPhaseWith(ctx context.Context, name string, b bound, work fu
 	defer timer.Stop()
 
 	progressDone := make(chan struct{})
-	go r.progressLoop(name, start, phaseDone, progressDone)
+	go r.progressLoop(spec.name, start, phaseDone, progressDone)
 
+	sideCtx, cancelSide := context.WithCancel(phaseCtx)
+	defer cancelSide()
+	sideDone := make(chan struct{})
+	if spec.side != nil {
+		go func() {
+			defer close(sideDone)
+			spec.side(sideCtx)
+		}()
+	} else {
+		close(sideDone)
+	}
 	var wg sync.WaitGroup
-	for _, w := range r.workers {
-		wg.Go(func() { work(phaseCtx, w) })
+	for _, w := range r.active {
+		wg.Go(func() { spec.work(phaseCtx, w) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cancelSide()
+	<-sideDone
 	close(phaseDone)
 	<-progressDone
 	<-stopperDone
 
-	ph := PhaseResult{Name: name, hist: NewHistogram(), ErrorsByKind: map[string]int64{}}
-	for _, w := range r.workers {
+	ph := PhaseResult{Name: spec.name, hist: NewHistogram(), ErrorsByKind: map[string]int64{}}
+	parts := make([]*Histogram, len(spec.parts))
+	for i := range parts {
+		parts[i] = NewHistogram()
+	}
+	for _, w := range r.active {
 		ph.Events += w.ctr.events.Load()
 		ph.Requests += w.ctr.requests.Load()
 		ph.Errors += w.ctr.errors.Load()
 		ph.hist.Merge(w.hist)
+		for i, h := range w.parts {
+			parts[i].Merge(h)
+		}
 		for k, v := range w.errs {
 			ph.ErrorsByKind[k] += v
 		}
 	}
 	ph.finish(elapsed, cpuTime()-cpu0)
+	for i, name := range spec.parts {
+		ph.addSub(name, parts[i])
+	}
 	return ph, nil
 }
 
@@ -413,7 +535,12 @@ func (r *runner) work(w *worker, o op) {
 		}
 		n, good := o.done(w, status, resp)
 		if !good {
-			w.errs[strconv.Itoa(status)]++
+			kind := w.failKind
+			if kind == "" {
+				kind = strconv.Itoa(status)
+			}
+			w.failKind = ""
+			w.errs[kind]++
 			w.ctr.errors.Add(1)
 			continue
 		}
@@ -437,7 +564,7 @@ func (r *runner) progressLoop(name string, start time.Time, done <-chan struct{}
 			return
 		case now := <-t.C:
 			var ev, errs int64
-			for _, w := range r.workers {
+			for _, w := range r.active {
 				ev += w.ctr.events.Load()
 				errs += w.ctr.errors.Load()
 			}

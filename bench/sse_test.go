@@ -43,7 +43,7 @@ func TestSSECatchUp(t *testing.T) {
 		// One worker, four streams of 250 each: a deterministic seed.
 		r := seededRunnerWith(t, f, srv.URL, 1000, 1, 4)
 		// Six catch-ups, counted as requests.
-		p, err := r.runLoopPhase(context.Background(), "sse", bound{0, 0, 6}, &sseOp{stream: stream})
+		p, err := r.runLoopPhase(context.Background(), "sse", bound{requests: 6}, &sseOp{stream: stream})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestSSECatchUp(t *testing.T) {
 func TestSSEBoundedByEvents(t *testing.T) {
 	f, srv := newFakeServer(t)
 	r := seededRunner(t, f, srv.URL, 2000)
-	p, err := r.runLoopPhase(context.Background(), "sse", bound{0, 5000, 0}, &sseOp{})
+	p, err := r.runLoopPhase(context.Background(), "sse", bound{events: 5000}, &sseOp{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSSEStalledIsBoundedByDuration(t *testing.T) {
 	r := seededRunner(t, f, srv.URL, 1000)
 	f.sseStallAfter = 300
 	start := time.Now()
-	p, err := r.runLoopPhase(context.Background(), "sse", bound{300 * time.Millisecond, 0, 0}, &sseOp{})
+	p, err := r.runLoopPhase(context.Background(), "sse", bound{duration: 300 * time.Millisecond}, &sseOp{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestSSEErrors(t *testing.T) {
 		f, srv := newFakeServer(t)
 		r := seededRunner(t, f, srv.URL, 500)
 		tc.setup(f)
-		p, err := r.runLoopPhase(context.Background(), "sse", bound{0, 0, 4}, &sseOp{})
+		p, err := r.runLoopPhase(context.Background(), "sse", bound{requests: 4}, &sseOp{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func TestSSEStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	p, err := r.runLoopPhase(ctx, "sse", bound{time.Hour, 0, 0}, &sseOp{})
+	p, err := r.runLoopPhase(ctx, "sse", bound{duration: time.Hour}, &sseOp{})
 	if err != nil {
 		t.Fatal(err)
 	}

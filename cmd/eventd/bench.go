@@ -23,6 +23,28 @@ temporary data directory (with --fsync and any --server-arg, and no EVENTD_*
 environment variables), runs, then stops the daemon with SIGTERM and removes
 the directory.
 
+Modes (--mode; every timed phase runs for --duration, or for --events,
+never past --max-duration):
+  append      appends (POST /api/events, or batches with --batch); --schema
+              first registers a 10-field JSON Schema for the run's event type
+              and sends matching eventData, --schema-fields sends the same
+              eventData without a schema (the baseline)
+  read        (also --read) seeds --seed events, then stream pages, $all
+              pages, replay, SSE catch-up of $all and of streams
+  commands    sync CreateUser commands (POST /api/commands, a new user each),
+              then single-event appends; reports commands/s ÷ appends/s
+  projection  seeds --seed events; times a count projection (and a state one
+              with --projection-state) catching up from the beginning; then
+              appends at full speed while sampling, every --lag-interval, the
+              time from an append's 201 until the projection has processed it
+  ryw         read-your-writes: an append (or, with --ryw-command, a command)
+              then GET /api/queries/{id}?key=&minPosition= on a state
+              projection; the pair's latency
+  query       seeds --keys items into a state projection and looks up random
+              keys; then seeds --where-items items and lists where=grp:gN
+              (limit 10000) with --where-concurrency workers
+Projections a run creates are deleted at its end.
+
 A progress line goes to stderr once a second; the report (a table, or JSON
 with --json) goes to stdout. Invalid flags exit with status 2; a run with
 errors, or one that could not start, exits with 1.
@@ -31,6 +53,11 @@ Examples:
   eventd bench --concurrency 64 --batch 1 --duration 10s
   eventd bench --concurrency 16 --batch 100 --events 1000000
   eventd bench --read --seed 200000 --duration 5s
+  eventd bench --mode commands --concurrency 64 --duration 10s
+  eventd bench --mode projection --seed 1000000 --projection-state --duration 10s
+  eventd bench --mode ryw --concurrency 16 --duration 10s
+  eventd bench --mode query --keys 10000 --where-items 100000 --duration 5s
+  eventd bench --schema --duration 10s; eventd bench --schema-fields --duration 10s
   eventd bench --url http://127.0.0.1:2113 --json
 
 Flags:

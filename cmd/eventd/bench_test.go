@@ -25,6 +25,10 @@ func TestBenchBadFlagsExit2WithAMessage(t *testing.T) {
 		{[]string{"--url", "http://127.0.0.1:1", "--fsync", "never"}, "drop --url"},
 		{[]string{"--no-such-flag"}, "not defined"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"--mode", "writes"}, "--mode must be one of"},
+		{[]string{"--read", "--mode", "commands"}, "--read is --mode read"},
+		{[]string{"--mode", "query", "--schema"}, "--schema applies only to --mode append"},
+		{[]string{"--mode", "projection", "--batch", "10"}, "--batch applies only"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := benchMain(tc.args, &stdout, &stderr)
@@ -87,6 +91,32 @@ func TestBenchStartsAndStopsItsOwnDaemon(t *testing.T) {
 	if b, err := os.ReadFile(out); err != nil || !bytes.Equal(b, stdout.Bytes()) {
 		t.Fatalf("--out file differs from stdout: %v", err)
 	}
+	// the temporary data directory is gone (checked below); a CQRS mode
+	// goes through the front end too
+	cmd = exec.Command(bin, "bench", "--mode", "commands", "--concurrency", "4", "--events", "200", "--fsync", "never", "--json")
+	var cqrsOut, cqrsErr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &cqrsOut, &cqrsErr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("eventd bench --mode commands: %v\nstderr:\n%s", err, cqrsErr.String())
+	}
+	var cqrs struct {
+		Config struct {
+			Mode string `json:"mode"`
+		} `json:"config"`
+		CommandsPerAppend float64 `json:"commandsPerAppend"`
+		Phases            []struct {
+			Name           string `json:"name"`
+			Events, Errors int64
+		} `json:"phases"`
+	}
+	if err := json.Unmarshal(cqrsOut.Bytes(), &cqrs); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, cqrsOut.String())
+	}
+	if cqrs.Config.Mode != "commands" || len(cqrs.Phases) != 2 || cqrs.Phases[0].Name != "commands" || cqrs.Phases[0].Events != 200 ||
+		cqrs.Phases[0].Errors != 0 || cqrs.Phases[1].Name != "append" || cqrs.Phases[1].Events != 200 || cqrs.CommandsPerAppend <= 0 {
+		t.Fatalf("--mode commands report %+v", cqrs)
+	}
+
 	// the temporary data directory is gone
 	i := strings.Index(rep.Server, "--data-dir ")
 	if i < 0 {
