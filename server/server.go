@@ -132,6 +132,9 @@ func New(store Store, cfg Config) *Server {
 	s := &Server{store: store, cfg: cfg, log: cfg.Logger, started: time.Now(), metrics: cfg.Metrics, reducers: cfg.Reducers}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.metrics.bind(store)
+	if cfg.Projections != nil {
+		s.registerProjectionMetrics()
+	}
 	s.metricsH = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 
 	r := httprouter.New()
