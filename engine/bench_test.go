@@ -34,6 +34,7 @@ func BenchmarkAppend(b *testing.B) {
 func benchAppend(b *testing.B, batch, writers int, policy FsyncPolicy) {
 	s := openT(b, b.TempDir(), Options{Fsync: policy, SegmentSize: 64 << 20})
 	defer s.Close()
+	warmToFilled(b, s)
 	evs := make([]Proposed, batch)
 	for i := range evs {
 		evs[i] = Proposed{Type: "BenchEvent", Data: benchData}
@@ -202,5 +203,21 @@ func BenchmarkOpen(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// warmToFilled appends until the store writes into a zero-filled segment
+// (a new log starts in one that is not, and moves as soon as the
+// preallocator has one ready): the steady state a running daemon is in.
+func warmToFilled(b testing.TB, s *Store) {
+	deadline := time.Now().Add(30 * time.Second)
+	for !s.log.Filled() {
+		if time.Now().After(deadline) {
+			b.Fatal("the store did not move into a zero-filled segment within 30s")
+		}
+		if _, err := s.Append(ctx, "warm-up", Any, []Proposed{{Type: "WarmUp", Data: benchData}}); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

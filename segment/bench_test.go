@@ -30,7 +30,7 @@ func warmToPreallocated(b *testing.B, l *Log) {
 	deadline := time.Now().Add(30 * time.Second)
 	for len(l.Segments()) < 2 {
 		if l.pre.busy.Load() {
-			for len(l.pre.ready) == 0 { // preallocation started: wait for it before rolling
+			for len(l.pre.readyCh) == 0 { // preallocation started: wait for it before rolling
 				if time.Now().After(deadline) {
 					b.Fatal("preallocation did not finish")
 				}

@@ -29,6 +29,10 @@ type segment struct {
 	f        vfs.File
 	end      atomic.Int64 // offset where the frames end: data below it is written
 	sealed   atomic.Bool  // has a footer; never changes again
+	// filled: the file was zero-filled to SegmentSize beforehand, so an
+	// fdatasync after a write has no size or extent metadata to flush.
+	// Writer state (the active segment's).
+	filled bool
 }
 
 // logState is the immutable list of segments readers use. A new one is
@@ -84,9 +88,24 @@ func Open(dir string, opts Options) (*Log, error) {
 	l.state.Store(&logState{segs: segs})
 	if !opts.DisablePrealloc {
 		l.pre = newPreallocator(l.fs, dir, opts.SegmentSize, l.lg)
+		if !l.active.filled {
+			// Appending to a file that was not zero-filled costs about twice
+			// the fdatasync: prepare a filled one now and move to it as soon
+			// as it is ready (Write), instead of at the next roll.
+			l.pre.kick()
+		}
 		l.maybePreallocLocked()
 	}
 	return l, nil
+}
+
+// Filled reports whether the active segment was zero-filled to
+// SegmentSize before it was written (the fast case for fdatasync). A log
+// moves into such a segment soon after it opens (see Write).
+func (l *Log) Filled() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.active.filled
 }
 
 // LastPosition returns the last position written to the log (0: empty).

@@ -21,11 +21,11 @@ type preallocator struct {
 	size int64
 	lg   *slog.Logger
 
-	busy  atomic.Bool   // a request is queued, being worked on, or its file is waiting in ready
-	req   chan struct{} // capacity 1
-	ready chan prepared // capacity 1
-	stop  chan struct{}
-	done  chan struct{}
+	busy    atomic.Bool   // a request is queued, being worked on, or its file is waiting in ready
+	req     chan struct{} // capacity 1
+	readyCh chan prepared // capacity 1
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 type prepared struct {
@@ -41,10 +41,10 @@ const (
 func newPreallocator(fs vfs.FS, dir string, size int64, lg *slog.Logger) *preallocator {
 	p := &preallocator{
 		fs: fs, dir: dir, size: size, lg: lg,
-		req:   make(chan struct{}, 1),
-		ready: make(chan prepared, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		req:     make(chan struct{}, 1),
+		readyCh: make(chan prepared, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	go p.loop()
 	return p
@@ -57,10 +57,13 @@ func (p *preallocator) kick() {
 	}
 }
 
+// ready reports whether a prepared file is waiting to be taken.
+func (p *preallocator) ready() bool { return len(p.readyCh) > 0 }
+
 // take returns the prepared file if it is ready, without waiting.
 func (p *preallocator) take() (prepared, bool) {
 	select {
-	case x := <-p.ready:
+	case x := <-p.readyCh:
 		p.busy.Store(false)
 		return x, true
 	default:
@@ -84,7 +87,7 @@ func (p *preallocator) loop() {
 			p.busy.Store(false)
 			continue
 		}
-		p.ready <- x // never blocks: one request at a time
+		p.readyCh <- x // never blocks: one request at a time
 	}
 }
 

@@ -138,6 +138,7 @@ func (l *Log) recoverLast(s *segment, rd *seqReader) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.filled = size >= l.opts.SegmentSize
 	rd.reset(s.f, size)
 	if err := checkHeader(s); err != nil {
 		return -1, err
@@ -157,6 +158,7 @@ func (l *Log) recoverLast(s *segment, rd *seqReader) (int64, error) {
 		if err := s.f.Sync(); err != nil {
 			return 0, err
 		}
+		s.filled = false
 	case stopZero, stopBad:
 		v, err := classifyStop(rd, res, size, true)
 		if err != nil {

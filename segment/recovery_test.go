@@ -405,7 +405,7 @@ func TestPreallocAndFallback(t *testing.T) {
 	}
 	close(g.release)
 	// Wait for the prepared file: the preallocator hands it over when done.
-	for !l.pre.busy.Load() || len(l.pre.ready) == 0 {
+	for !l.pre.busy.Load() || len(l.pre.readyCh) == 0 {
 		if !l.pre.busy.Load() {
 			t.Fatal("preallocator gave up")
 		}
@@ -568,5 +568,62 @@ func TestRepairLastSegment(t *testing.T) {
 	rep, err := Verify("/log", Options{FS: fs})
 	if err != nil || !rep.OK() || rep.LastPosition != 12 {
 		t.Fatalf("Verify: %+v %v", rep, err)
+	}
+}
+
+// A new log starts in a segment that was not zero-filled; as soon as the
+// preallocator has a filled one ready, the writer moves into it: in place
+// of the active segment while it is empty, by rolling early once it holds
+// frames. Either way every record stays readable and the log reopens.
+func TestMoveToFilledSegment(t *testing.T) {
+	for _, withFrames := range []bool{false, true} {
+		mem := vfs.NewMem()
+		g := &gateFS{FS: mem, release: make(chan struct{})}
+		const size = 64 << 10
+		l := mustOpen(t, g, "/log", Options{SegmentSize: size})
+		if l.active.filled {
+			t.Fatal("a new log's first segment cannot be filled")
+		}
+		var locs map[uint64]Loc
+		if withFrames {
+			locs = writeFrames(t, l, 2, 3, true)
+		}
+		close(g.release)
+		deadline := time.Now().Add(10 * time.Second)
+		for len(l.pre.readyCh) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no prepared file")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		for k, v := range writeFrames(t, l, 1, 2, true) {
+			if locs == nil {
+				locs = map[uint64]Loc{}
+			}
+			locs[k] = v
+		}
+		segs := l.Segments()
+		want := 1
+		if withFrames {
+			want = 2
+		}
+		if len(segs) != want || !l.active.filled {
+			t.Fatalf("frames %v: %d segments (want %d), active filled %v", withFrames, len(segs), want, l.active.filled)
+		}
+		if got := len(readFile(t, mem, segs[len(segs)-1].Path)); got != size {
+			t.Fatalf("active segment is %d bytes, want the filled %d", got, size)
+		}
+		for pos, loc := range locs {
+			if r, _, err := l.ReadRecord(loc, nil); err != nil || r.Position != pos {
+				t.Fatalf("record %d: %v", pos, err)
+			}
+		}
+		last := l.LastPosition()
+		mustClose(t, l)
+		l = mustOpen(t, mem, "/log", Options{SegmentSize: size, VerifyFull: true})
+		if l.LastPosition() != last || !l.active.filled {
+			t.Fatalf("after reopening: last %d (want %d), filled %v", l.LastPosition(), last, l.active.filled)
+		}
+		mustClose(t, l)
 	}
 }

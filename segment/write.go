@@ -36,6 +36,12 @@ func (l *Log) Write(b *Batch) (seg uint32, frameOff int64, err error) {
 	}
 	frame := b.buf
 	putFrameHeader(frame, uint32(b.count), b.firstPos)
+	if !l.active.filled && l.pre != nil && l.pre.ready() {
+		if err := l.moveToFilledLocked(); err != nil {
+			l.failed = fmt.Errorf("segment: roll: %w", err)
+			return 0, 0, l.failed
+		}
+	}
 	if l.writeOff > segHeaderSize && l.writeOff+int64(len(frame))+footerSize > l.opts.SegmentSize {
 		if err := l.rollLocked(); err != nil {
 			l.failed = fmt.Errorf("segment: roll: %w", err)
@@ -64,6 +70,30 @@ func (l *Log) maybePreallocLocked() {
 	if l.pre != nil && l.writeOff >= l.opts.SegmentSize/4 {
 		l.pre.kick()
 	}
+}
+
+// moveToFilledLocked moves the writer from an active segment that was not
+// zero-filled (the first of a new log, or one a roll had to create without
+// a prepared file) into the prepared one: by rolling early when the active
+// segment holds frames, or by putting the prepared file in place of an
+// empty one (same name, renamed over it: a crash leaves one or the other,
+// both empty).
+func (l *Log) moveToFilledLocked() error {
+	if l.writeOff > segHeaderSize {
+		return l.rollLocked()
+	}
+	old := l.active
+	s, err := l.createSegment(old.firstPos)
+	if err != nil {
+		return err
+	}
+	s.ordinal = old.ordinal
+	st := l.state.Load()
+	segs := append([]*segment(nil), st.segs...)
+	segs[len(segs)-1] = s
+	l.state.Store(&logState{segs: segs})
+	l.active = s
+	return old.f.Close()
 }
 
 // rollLocked syncs the active segment, makes the next one and starts
@@ -101,9 +131,10 @@ func (l *Log) rollLocked() error {
 func (l *Log) createSegment(first uint64) (*segment, error) {
 	var f vfs.File
 	var tmp string
+	filled := false
 	if l.pre != nil {
 		if p, ok := l.pre.take(); ok {
-			f, tmp = p.f, p.path
+			f, tmp, filled = p.f, p.path, true
 		}
 	}
 	if f == nil {
@@ -130,7 +161,7 @@ func (l *Log) createSegment(first uint64) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	s := &segment{firstPos: first, path: path, f: f}
+	s := &segment{firstPos: first, path: path, f: f, filled: filled}
 	s.end.Store(segHeaderSize)
 	return s, nil
 }
