@@ -125,7 +125,8 @@ func TestMidLogCorruption(t *testing.T) {
 // rolledLog writes enough frames to fill several 8 KiB segments.
 func rolledLog(t *testing.T, fs vfs.FS, dir string, segs int) (last uint64, locs map[uint64]Loc) {
 	t.Helper()
-	l := mustOpen(t, fs, dir, Options{SegmentSize: 8 << 10})
+	// Prealloc off: every segment rolls full (no early move into a prepared one).
+	l := mustOpen(t, fs, dir, Options{SegmentSize: 8 << 10, DisablePrealloc: true})
 	locs = map[uint64]Loc{}
 	for len(l.Segments()) < segs {
 		for p, loc := range writeFrames(t, l, 1, 4, true) {
