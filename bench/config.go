@@ -35,6 +35,7 @@ type Config struct {
 	RYWCommand       bool          `json:"rywCommand,omitempty"`       // ryw: write with a CreateUser command instead of an append
 	Keys             int           `json:"keys,omitempty"`             // query: keys of the read model of the key lookups
 	WhereItems       int           `json:"whereItems,omitempty"`       // query: items of the read model of the where queries (0: no where phase)
+	ProbeDir         string        `json:"probeDir,omitempty"`         // fsync: the directory whose disk is probed
 	WhereConcurrency int           `json:"whereConcurrency,omitempty"` // query: workers of the where phase
 
 	JSON  bool   `json:"-"` // print the report as JSON instead of a table
@@ -65,9 +66,10 @@ const (
 	ModeProjection = "projection"
 	ModeRYW        = "ryw"
 	ModeQuery      = "query"
+	ModeFsync      = "fsync"
 )
 
-var modes = []string{ModeAppend, ModeRead, ModeCommands, ModeProjection, ModeRYW, ModeQuery}
+var modes = []string{ModeAppend, ModeRead, ModeCommands, ModeProjection, ModeRYW, ModeQuery, ModeFsync}
 
 // Bounds checked by Validate.
 const (
@@ -92,7 +94,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Events, "events", 0, "end each timed phase after this many events (appends; commands, queries, ryw pairs; items a where phase returned) instead of after --duration")
 	fs.IntVar(&c.Size, "size", DefaultSize, "bytes of eventData per event ({\"pad\":\"xx…\"}; 10 is the smallest possible)")
 	fs.IntVar(&c.Streams, "streams", DefaultStreams, "streams per worker, written round-robin with exact expected versions")
-	fs.StringVar(&c.Mode, "mode", ModeAppend, "what to measure: append, read, commands (vs appends), projection (catch-up and live lag), ryw (read-your-writes), query (key lookups and where lists)")
+	fs.StringVar(&c.Mode, "mode", ModeAppend, "what to measure: append, read, commands (vs appends), projection (catch-up and live lag), ryw (read-your-writes), query (key lookups and where lists), fsync (the disk under --probe-dir: write+fdatasync of one --size record, appending and overwriting)")
 	fs.BoolVar(&c.Read, "read", false, "alias of --mode read: stream pages, $all pages, replay, SSE catch-up of $all and of streams")
 	fs.Int64Var(&c.Seed, "seed", DefaultSeed, "with --mode read or projection: events to append first (0: use what the store holds)")
 	fs.IntVar(&c.Limit, "limit", DefaultLimit, "with --read: events per page of stream and $all reads")
@@ -109,6 +111,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Keys, "keys", DefaultKeys, "with --mode query: keys seeded into the read model of the key lookups")
 	fs.IntVar(&c.WhereItems, "where-items", DefaultWhereItems, "with --mode query: items seeded into the read model of the where queries (0: no where phase)")
 	fs.IntVar(&c.WhereConcurrency, "where-concurrency", 1, "with --mode query: workers of the where phase (each query scans the whole read model)")
+	fs.StringVar(&c.ProbeDir, "probe-dir", ".", "with --mode fsync: the directory whose disk is probed (put it on the data dir's file system); a temporary file is made and removed there")
 }
 
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,32}$`)
@@ -149,6 +152,14 @@ func (c *Config) Validate() error {
 	}
 	if c.LagInterval < 0 || c.LagInterval > maxLagInterval {
 		bad("--lag-interval must be 0…%s, got %s", maxLagInterval, c.LagInterval)
+	}
+	if c.Mode == ModeFsync {
+		if c.Events != 0 {
+			bad("--mode fsync runs for --duration, not --events")
+		}
+		if c.ProbeDir == "" {
+			bad("--probe-dir must name a directory")
+		}
 	}
 	if c.Mode == ModeQuery {
 		if c.Keys < 1 || c.Keys > maxKeys {

@@ -32,6 +32,18 @@ type Daemon struct {
 // data directory under os.TempDir, and waits until GET /health answers 200
 // (at most timeout). On error nothing is left behind.
 func StartDaemon(ctx context.Context, exe string, extra []string, timeout time.Duration) (*Daemon, error) {
+	return startChild(ctx, exe, func(dir, addr string) []string {
+		return append([]string{"serve", "--data-dir", filepath.Join(dir, "data"), "--listen", addr}, extra...)
+	}, timeout)
+}
+
+// StartStub starts `EXE stub --listen 127.0.0.1:PORT`: the no-op HTTP
+// target (see Stub), as a process of its own like the daemon.
+func StartStub(ctx context.Context, exe string, timeout time.Duration) (*Daemon, error) {
+	return startChild(ctx, exe, func(_, addr string) []string { return []string{"stub", "--listen", addr} }, timeout)
+}
+
+func startChild(ctx context.Context, exe string, argsFor func(dir, addr string) []string, timeout time.Duration) (*Daemon, error) {
 	dir, err := os.MkdirTemp("", "eventd-bench-")
 	if err != nil {
 		return nil, err
@@ -49,7 +61,7 @@ func StartDaemon(ctx context.Context, exe string, extra []string, timeout time.D
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	d.URL = "http://" + addr
-	d.Args = append([]string{"serve", "--data-dir", filepath.Join(dir, "data"), "--listen", addr}, extra...)
+	d.Args = argsFor(dir, addr)
 	d.logFile, err = os.Create(filepath.Join(dir, "server.log"))
 	if err != nil {
 		return nil, err

@@ -133,6 +133,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	case c.Mode == ModeQuery:
 		mode = fmt.Sprintf("query keys=%d where-items=%d where-concurrency=%d", c.Keys, c.WhereItems, c.WhereConcurrency)
+	case c.Mode == ModeFsync:
+		mode = fmt.Sprintf("fsync probe-dir=%s (one writer)", c.ProbeDir)
 	default:
 		mode = fmt.Sprintf("append batch=%d", c.Batch)
 		switch {
@@ -188,6 +190,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 }
 
 // loadAvg returns the first three fields of /proc/loadavg, or "".
+// LoadAvg is /proc/loadavg (empty where there is none).
+func LoadAvg() string { return loadAvg() }
+
 func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -80,6 +81,7 @@ type benchFlags struct {
 	serverArgs    benchStringList
 	startTimeout  time.Duration
 	out           string
+	target        string
 }
 
 func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
@@ -96,6 +98,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.Var(&f.serverArgs, "server-arg", "without --url: one more `arg`ument for eventd serve (repeatable), e.g. --server-arg=--max-body=64MiB")
 	fs.DurationVar(&f.startTimeout, "start-timeout", 30*time.Second, "without --url: how long to wait for the daemon's /health")
 	fs.StringVar(&f.out, "out", "", "also write the JSON report to this file")
+	fs.StringVar(&f.target, "target", "daemon", "without --url: what to start and drive: daemon (eventd serve) or stub (eventd stub: a no-op HTTP target that answers appends without storing them, the HTTP ceiling)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -111,16 +114,22 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, error) {
 	default:
 		errs = append(errs, fmt.Errorf("--fsync must be always, interval or never, got %q", f.fsync))
 	}
+	switch {
+	case f.target != "daemon" && f.target != "stub":
+		errs = append(errs, fmt.Errorf("--target must be daemon or stub, got %q", f.target))
+	case f.target == "stub" && f.cfg.Mode != bench.ModeAppend:
+		errs = append(errs, fmt.Errorf("--target stub answers appends only: use it with --mode append"))
+	}
 	if f.fsyncInterval < 0 {
 		errs = append(errs, fmt.Errorf("--fsync-interval must be positive, got %s", f.fsyncInterval))
 	}
 	if f.startTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--start-timeout must be positive, got %s", f.startTimeout))
 	}
-	if f.cfg.URL != "" {
+	if f.cfg.URL != "" || f.cfg.Mode == bench.ModeFsync {
 		fs.Visit(func(fl *flag.Flag) {
 			switch fl.Name {
-			case "fsync", "fsync-interval", "server-arg", "start-timeout":
+			case "fsync", "fsync-interval", "server-arg", "start-timeout", "target":
 				errs = append(errs, fmt.Errorf("--%s applies only to a daemon bench starts itself: drop it or drop --url", fl.Name))
 			}
 		})
@@ -153,6 +162,9 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.cfg.Mode == bench.ModeFsync {
+		return fsyncProbe(f, stdout, stderr)
+	}
 
 	var daemon *bench.Daemon
 	stopWatch := func() {}
@@ -163,7 +175,11 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "eventd bench: %v\n", err)
 			return 1
 		}
-		daemon, err = bench.StartDaemon(ctx, exe, f.serverArgList(), f.startTimeout)
+		if f.target == "stub" {
+			daemon, err = bench.StartStub(ctx, exe, f.startTimeout)
+		} else {
+			daemon, err = bench.StartDaemon(ctx, exe, f.serverArgList(), f.startTimeout)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "eventd bench: %v\n", err)
 			return 1
@@ -185,7 +201,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 		ctx = runCtx
 		serverDesc = "eventd " + strings.Join(daemon.Args, " ") + " (started by bench, temporary data dir)"
 		if !f.cfg.Quiet {
-			fmt.Fprintf(stderr, "bench: started eventd at %s (%s)\n", daemon.URL, strings.Join(f.serverArgList(), " "))
+			fmt.Fprintf(stderr, "bench: started eventd %s at %s\n", strings.Join(daemon.Args, " "), daemon.URL)
 		}
 	}
 
@@ -241,4 +257,29 @@ func writeBenchReport(path string, rep *bench.Report) error {
 		return err
 	}
 	return file.Close()
+}
+
+// fsyncProbe is --mode fsync: no daemon, the disk under --probe-dir.
+func fsyncProbe(f *benchFlags, stdout, stderr io.Writer) int {
+	phases, err := bench.FsyncProbe(f.cfg.ProbeDir, max(f.cfg.Size, 1), f.cfg.Duration)
+	if err != nil {
+		fmt.Fprintf(stderr, "eventd bench: %v\n", err)
+		return 1
+	}
+	rep := &bench.Report{StartedAt: time.Now().UTC(), Config: f.cfg, Phases: phases, GoMaxProcs: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
+		Server: "none: write+fdatasync of one record in " + f.cfg.ProbeDir}
+	rep.LoadAvg = bench.LoadAvg()
+	if f.cfg.JSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteTable(stdout)
+	}
+	if err == nil && f.out != "" {
+		err = writeBenchReport(f.out, rep)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "eventd bench: %v\n", err)
+		return 1
+	}
+	return 0
 }

@@ -117,6 +117,28 @@ func TestBenchStartsAndStopsItsOwnDaemon(t *testing.T) {
 		t.Fatalf("--mode commands report %+v", cqrs)
 	}
 
+	// The stub target and the fsync probe go through the front end too.
+	for _, args := range [][]string{
+		{"bench", "--target", "stub", "--concurrency", "2", "--events", "300", "--json"},
+		{"bench", "--mode", "fsync", "--duration", "200ms", "--probe-dir", t.TempDir(), "--json"},
+	} {
+		var o, e bytes.Buffer
+		cmd = exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = &o, &e
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("eventd %v: %v\nstderr:\n%s", args, err, e.String())
+		}
+		var r struct {
+			Phases []struct {
+				Name           string
+				Events, Errors int64
+			}
+		}
+		if err := json.Unmarshal(o.Bytes(), &r); err != nil || len(r.Phases) == 0 || r.Phases[0].Events == 0 || r.Phases[0].Errors != 0 {
+			t.Fatalf("eventd %v: report %+v (%v)", args, r, err)
+		}
+	}
+
 	// the temporary data directory is gone
 	i := strings.Index(rep.Server, "--data-dir ")
 	if i < 0 {

@@ -4,6 +4,7 @@
 //	eventd verify [flags]    check every record of every segment, offline
 //	eventd dump [flags]      print a segment file's or a stream's records
 //	eventd bench [flags]     load generator (see BENCHMARKS.md)
+//	eventd stub [flags]      no-op HTTP target for the load generator
 //
 // Every flag has an EVENTD_* environment twin (--data-dir: EVENTD_DATA_DIR);
 // the command line wins. Bad flag values exit with status 2.
@@ -22,6 +23,7 @@ Usage:
   eventd verify [flags]    check every record of every segment (daemon stopped); non-zero exit on corruption
   eventd dump [flags]      print records of a segment file or of a stream (daemon stopped)
   eventd bench [flags]     load generator against the HTTP API
+  eventd stub [flags]      a no-op HTTP target for eventd bench (the HTTP ceiling)
 
 Run "eventd <command> --help" for a command's flags.
 `
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDump(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:])
+	case "stub":
+		return runStub(args[1:], stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return 0
