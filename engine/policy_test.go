@@ -60,14 +60,19 @@ func TestCorruptionFoundAfterStart(t *testing.T) {
 	if len(segs) < 3 {
 		t.Fatalf("want several segments, got %d", len(segs))
 	}
-	// Flip a byte inside the payload of position 10's record, in the
-	// first (sealed) segment.
-	b, err := os.ReadFile(segs[0])
-	if err != nil || segment.LocSegment(loc) != 0 {
+	// Flip a byte inside the payload of position 10's record, in an early
+	// (sealed) segment: the first, or the second when the log moved early
+	// into a zero-filled one.
+	seg := int(segment.LocSegment(loc))
+	if seg >= len(segs)-1 {
+		t.Fatalf("position 10 is in segment %d of %d: not a sealed one", seg, len(segs))
+	}
+	b, err := os.ReadFile(segs[seg])
+	if err != nil {
 		t.Fatal(err, loc)
 	}
 	b[segment.LocOffset(loc)+30] ^= 0x40
-	if err := os.WriteFile(segs[0], b, 0o644); err != nil {
+	if err := os.WriteFile(segs[seg], b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s = openT(t, dir, o)

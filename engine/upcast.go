@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Event versioning happens inside the engine, behind two interfaces it
@@ -161,7 +162,7 @@ func (u *upcaster) apply(e *Event) error {
 	}
 	data, v, changed, err := u.u.Upcast(e, dst)
 	if err != nil {
-		return &UpcastError{Position: e.Position, Type: e.Type, Version: e.SchemaVersion, Err: err}
+		return &UpcastError{Position: e.Position, Type: strings.Clone(e.Type), Version: e.SchemaVersion, Err: err}
 	}
 	if changed {
 		if u.pooled {

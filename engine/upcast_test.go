@@ -143,3 +143,24 @@ func TestValidatorOnEveryAppend(t *testing.T) {
 		t.Fatalf("head %d: refused appends wrote something", s.Head())
 	}
 }
+
+// An UpcastError outlives the read: it must not alias the read's pooled
+// buffer, which the next read reuses (found by a review).
+func TestUpcastErrorOwnsItsStrings(t *testing.T) {
+	s := openT(t, t.TempDir(), Options{Fsync: FsyncNever})
+	defer s.Close()
+	mustAppend(t, s, "p-1", Any, Proposed{Type: "Bad", Data: []byte(`{"a":1}`)})
+	mustAppend(t, s, "q-1", Any, Proposed{Type: "Zzz", Data: []byte(`{"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz":1}`)})
+	s.SetUpcaster(bumpUpcaster{})
+	_, _, err := s.ReadStreamFunc("p-1", 0, Forward, 10, func(*Event) error { return nil })
+	var ue *UpcastError
+	if !errors.As(err, &ue) {
+		t.Fatalf("want an UpcastError, got %v", err)
+	}
+	for i := 0; i < 50; i++ {
+		_, _, _ = s.ReadStreamFunc("q-1", 0, Forward, 10, func(*Event) error { return nil })
+	}
+	if ue.Type != "Bad" {
+		t.Fatalf("UpcastError.Type changed after another read: %q", ue.Type)
+	}
+}

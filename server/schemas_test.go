@@ -1,9 +1,13 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"eventd/engine/schema"
 )
@@ -131,6 +135,23 @@ func TestUpcastFailureIsAClearError(t *testing.T) {
 		t.Fatalf("read error %v", f)
 	}
 	e.get("/api/events/s-1?upcast=false").ok(t, 200)
+	// A subscription that meets it says so and ends (it once spun on
+	// heartbeats for ever).
+	for _, path := range []string{"/api/streams/s-1/subscribe?fromVersion=0", "/api/subscribe?fromPosition=0"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+path, nil)
+		res, err := e.hc.Do(req)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		cancel()
+		if err != nil || !strings.Contains(string(body), "event: error") || !strings.Contains(string(body), "split") || strings.Count(string(body), "heartbeat") > 1 {
+			t.Fatalf("%s: %v\n%s", path, err, body)
+		}
+	}
 }
 
 // jsonOf encodes a decoded value again, keys sorted.

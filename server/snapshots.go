@@ -150,6 +150,8 @@ func snapshotError(stream string, err error) *apiError {
 		return badRequest(trimPkg(err))
 	case errors.Is(err, reducer.ErrApply):
 		return badRequest("the stream's reducer cannot fold it: " + err.Error())
+	case errors.Is(err, snapshot.ErrSchemasMoving):
+		return errf(http.StatusServiceUnavailable, codeUnavailable, trimPkg(err))
 	}
 	return storeError(err)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -160,13 +161,14 @@ func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, open 
 	for {
 		nctx, ncancel := context.WithTimeout(ctx, s.cfg.Heartbeat)
 		evs, err := sub.Next(nctx, sseBatch)
+		quiet := errors.Is(err, context.DeadlineExceeded) && nctx.Err() == context.DeadlineExceeded
 		ncancel()
 		b := (*bp)[:0]
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			if nctx.Err() != nil { // quiet for a heartbeat interval
+			if quiet { // nothing for a heartbeat interval
 				b = append(b, ": heartbeat\n\n"...)
 			} else { // the store closed or a read failed: tell the client, end
 				b = append(b, "event: error\ndata: "...)

@@ -15,6 +15,9 @@ type queued struct {
 	id     string
 	ver    uint64 // its CommandAccepted in $commands
 	stream string // its aggregate as planned when queued ("" if the plan failed)
+	// tk is its place in the aggregate's queue, taken when it was accepted:
+	// a command sent later (sync or async) cannot overtake it.
+	tk *ticket
 }
 
 // queue is a FIFO of accepted commands.
@@ -80,8 +83,8 @@ func (s *Service) next() (queued, *ticket, bool) {
 	} else {
 		q.signal()
 	}
-	var tk *ticket
-	if it.stream != "" {
+	tk := it.tk
+	if tk == nil && it.stream != "" {
 		tk = s.locks.enqueue(it.stream)
 	}
 	return it, tk, true
@@ -141,7 +144,7 @@ func (s *Service) runQueued(it queued, tk *ticket) {
 	s.table.setStatus(it.id, Processing)
 	if _, err := s.execute(j); err != nil {
 		s.table.setStatus(it.id, Pending)
-		s.logger.Error("commands: an async command could not be written; it stays pending until the next start", "id", it.id, "err", err)
+		s.logger.Error("commands: an async command could not be written (the store failed or is closing); it stays pending until the next start", "id", it.id, "err", err)
 	}
 }
 

@@ -2,7 +2,9 @@ package command
 
 import (
 	"errors"
+	"eventd/engine"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -155,4 +157,60 @@ func TestClosed(t *testing.T) {
 	if len(e.events("u1")) != 1 || e.svc.Total() != 1 {
 		t.Fatalf("%d events, total %d", len(e.events("u1")), e.svc.Total())
 	}
+}
+
+// A sync command sent after an async one was accepted on the same
+// aggregate runs after it (found by a review: the async one took its
+// place only when a worker picked it up).
+func TestSyncDoesNotOvertakeAcceptedAsync(t *testing.T) {
+	e := newEnv(t)
+	e.reopen(Options{Workers: 1})
+	completed(t, e.submit(createUser("u1", "")))
+	// Keep the one worker busy with another aggregate.
+	completed(t, e.submit(createUser("u2", "")))
+	release := e.hold("u2")
+	busy := updateUser("u2", "busy", `{"n":0}`)
+	busy.Async = true
+	e.submit(busy)
+	a := updateUser("u1", "a1", `{"who":"async"}`)
+	a.Async = true
+	e.submit(a)
+	done := make(chan Outcome, 1)
+	go func() {
+		o, _ := e.svc.Submit(ctx, updateUser("u1", "s1", `{"who":"sync"}`))
+		done <- o
+	}()
+	time.Sleep(50 * time.Millisecond) // the sync command would have run by now if it could overtake
+	release()
+	completed(t, <-done)
+	completed(t, e.waitFinal("a1"))
+	evs := e.events("u1")
+	if len(evs) != 3 || decode(t, evs[1].Data)["updates"].(map[string]any)["who"] != "async" {
+		t.Fatalf("version 2 is not the async command accepted first: %d events", len(evs))
+	}
+}
+
+// An async command whose aggregate cannot be upcast is recorded as failed
+// with the reason, not left pending for ever (found by a review).
+func TestAsyncUpcastFailureIsRecorded(t *testing.T) {
+	e := newEnv(t)
+	completed(t, e.submit(createUser("u1", "")))
+	e.st.SetUpcaster(failingUpcaster{})
+	r := updateUser("u1", "a1", `{"n":1}`)
+	r.Async = true
+	e.submit(r)
+	f := failed(t, e.waitFinal("a1"), 422, CodeCommandFailed)
+	if !strings.Contains(f.Message, "upcast") {
+		t.Fatalf("reason %q", f.Message)
+	}
+}
+
+// failingUpcaster cannot upcast UserCreated.
+type failingUpcaster struct{}
+
+func (failingUpcaster) Upcast(e *engine.Event, _ []byte) ([]byte, uint32, bool, error) {
+	if e.Type == "UserCreated" {
+		return nil, 0, false, errors.New("split of a number")
+	}
+	return nil, 0, false, nil
 }

@@ -33,6 +33,11 @@ func (s *Service) execute(j *job) (Outcome, error) {
 		if errors.Is(err, reducer.ErrApply) {
 			return s.fail(j, ruleBroken("the events of stream "+quoteShort(j.stream)+" cannot be folded by its reducer: "+err.Error()))
 		}
+		if errors.Is(err, engine.ErrUpcast) {
+			// Deterministic until an admin fixes the chain: recorded as a
+			// failure (an async command would otherwise stay pending).
+			return s.fail(j, ruleBroken("the events of stream "+quoteShort(j.stream)+" cannot be upcast: "+err.Error()))
+		}
 		if err != nil {
 			return Outcome{}, err
 		}

@@ -214,6 +214,9 @@ func (s *Service) requeue(pending []uint64) error {
 		if h, ok := s.handler(j.req.Type); ok {
 			q.stream, _ = h.plan(j.data) // a broken plan fails when it runs
 		}
+		if q.stream != "" {
+			q.tk = s.locks.enqueue(q.stream)
+		}
 		s.queue.push(q)
 	}
 	if len(pending) > 0 {

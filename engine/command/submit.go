@@ -137,7 +137,11 @@ func (s *Service) accept(j *job) (Outcome, error) {
 		return Outcome{}, err
 	}
 	s.table.settle(j.req.ID, res.LastVersion, Pending)
-	s.queue.push(queued{id: j.req.ID, ver: res.LastVersion, stream: j.stream})
+	q := queued{id: j.req.ID, ver: res.LastVersion, stream: j.stream}
+	if j.stream != "" {
+		q.tk = s.locks.enqueue(j.stream) // its place now, before the 202: nothing sent after it overtakes it
+	}
+	s.queue.push(q)
 	return Outcome{Command: Command{ID: j.req.ID, Type: j.req.Type, Status: Pending, CreatedAt: j.createdAt}}, nil
 }
 

@@ -23,6 +23,10 @@ type Log interface {
 	ReadAllFunc(from uint64, dir engine.Direction, limit int, f engine.Filter, fn func(*engine.Event) error) (next, head uint64, err error)
 	Head() uint64
 	HeadMoved() <-chan struct{}
+	// Stored reads events as stored: the kinds that never look at
+	// eventData (count, system) read through it, so an event its schema
+	// chain cannot upcast does not stop them.
+	Stored() engine.StoredReader
 }
 
 var _ Log = (*engine.Store)(nil)

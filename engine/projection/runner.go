@@ -2,6 +2,7 @@ package projection
 
 import (
 	"errors"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -148,7 +149,11 @@ func (r *runner) loop() {
 func (r *runner) step() error {
 	limit := max(1, min(readChunk, r.opts.FlushEvents-r.since))
 	r.applied = 0
-	next, head, err := r.log.ReadAllFunc(r.pos, engine.Forward, limit, r.p.filter, r.fn)
+	read := r.log.ReadAllFunc
+	if r.p.def.Kind != KindState {
+		read = r.log.Stored().ReadAllFunc // count and system kinds never read eventData
+	}
+	next, head, err := read(r.pos, engine.Forward, limit, r.p.filter, r.fn)
 	if r.applied > 0 {
 		r.p.touch()
 	}
@@ -177,7 +182,7 @@ func (r *runner) applyOne(e *engine.Event) error {
 	ok, err := r.md.apply(e)
 	if err != nil {
 		if errors.Is(err, reducer.ErrApply) {
-			return &applyError{pos: e.Position, stream: e.StreamID, version: e.Version, err: err}
+			return &applyError{pos: e.Position, stream: strings.Clone(e.StreamID), version: e.Version, err: err}
 		}
 		return err
 	}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -241,7 +242,7 @@ func (o *op) apply(t *tree) error {
 			if other := t.find(parent, o.toP.last(), o.toName); other != none && other != m {
 				t.unlink(parent, other) // the new name replaces a member of that name
 			}
-			t.nodes[m].key = o.toP.last()
+			t.nodes[m].key, t.nodes[m].esc = o.toP.last(), bytes.IndexByte(o.toP.last(), '\\') >= 0
 			return nil
 		}
 		if o.kind == "copy" {

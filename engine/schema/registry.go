@@ -42,6 +42,7 @@ type Registry struct {
 	log   Log
 	putMu sync.Mutex
 	types atomic.Pointer[map[string]*typeSchema]
+	gen   atomic.Uint64 // counts installs (Generation)
 }
 
 // typeSchema is one type's compiled schema.
@@ -208,7 +209,12 @@ func (r *Registry) install(ts *typeSchema) {
 	}
 	next[ts.def.EventType] = ts
 	r.types.Store(&next)
+	r.gen.Add(1) // after the publish: a fold that began under the old generation sees it change
 }
+
+// Generation changes with every registration (snapshots compare it before
+// and after a fold: a change means the fold may have mixed two chains).
+func (r *Registry) Generation() uint64 { return r.gen.Load() }
 
 // Entry is one registered schema as listed.
 type Entry struct {

@@ -114,6 +114,13 @@ func (t *tree) parse(i int32) error {
 			return fmt.Errorf("eventData is not valid JSON: %v", err)
 		}
 		key := raw[ks+1 : end-1]
+		esc := bytes.IndexByte(key, '\\') >= 0
+		plain := ""
+		if esc {
+			if plain, err = jsonv.Unquote(raw[ks:end]); err != nil {
+				return fmt.Errorf("eventData is not valid JSON: %v", err)
+			}
+		}
 		p = jsonv.SkipWS(raw, end)
 		if p >= len(raw) || raw[p] != ':' {
 			return fmt.Errorf("eventData is not valid JSON at byte %d", p)
@@ -122,10 +129,10 @@ func (t *tree) parse(i int32) error {
 		if p, err = jsonv.Skip(raw, vs); err != nil {
 			return fmt.Errorf("eventData is not valid JSON: %v", err)
 		}
-		if old := t.find(i, key, ""); old != none {
-			t.unlink(i, old)
+		if old := t.find(i, key, plain); old != none {
+			t.unlink(i, old) // the last of duplicate keys wins, as in decoding
 		}
-		t.link(i, t.add(tnode{raw: raw[vs:p], key: key, esc: bytes.IndexByte(key, '\\') >= 0}))
+		t.link(i, t.add(tnode{raw: raw[vs:p], key: key, esc: esc}))
 		p = jsonv.SkipWS(raw, p)
 		if p >= len(raw) {
 			return fmt.Errorf("eventData is not valid JSON: unexpected end")
@@ -170,15 +177,21 @@ func (t *tree) unlink(i, m int32) {
 	}
 }
 
-// find returns the member of parsed object i whose key is rawKey (plain:
-// the same key unescaped, for keys stored with needless escapes).
+// find returns the member of parsed object i whose key is rawKey, a raw
+// (escaped) key; plain is rawKey unescaped, needed when it holds escapes.
+// Keys written with escapes (needless ones included) are compared
+// unescaped, so "n\u0061me" is the member "name".
 func (t *tree) find(i int32, rawKey []byte, plain string) int32 {
+	keyEsc := bytes.IndexByte(rawKey, '\\') >= 0
+	if !keyEsc {
+		plain = string(rawKey)
+	}
 	for c := t.nodes[i].first; c != none; c = t.nodes[c].next {
 		k := t.nodes[c].key
 		if bytes.Equal(k, rawKey) {
 			return c
 		}
-		if plain != "" && t.nodes[c].esc {
+		if t.nodes[c].esc || keyEsc {
 			if s, err := jsonv.Unquote(append(append([]byte{'"'}, k...), '"')); err == nil && s == plain {
 				return c
 			}
@@ -246,12 +259,12 @@ func (t *tree) put(p *path, v int32) error {
 		return err
 	}
 	if m := t.find(parent, p.last(), p.plain[len(p.plain)-1]); m != none {
-		key, next := t.nodes[m].key, t.nodes[m].next
+		key, next, esc := t.nodes[m].key, t.nodes[m].next, t.nodes[m].esc
 		t.nodes[m] = t.nodes[v]
-		t.nodes[m].key, t.nodes[m].next = key, next
+		t.nodes[m].key, t.nodes[m].next, t.nodes[m].esc = key, next, esc
 		return nil
 	}
-	t.nodes[v].key = p.last()
+	t.nodes[v].key, t.nodes[v].esc = p.last(), bytes.IndexByte(p.last(), '\\') >= 0
 	t.link(parent, v)
 	return nil
 }

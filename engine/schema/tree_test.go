@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -196,6 +197,7 @@ func FuzzTreeMatchesModel(f *testing.F) {
 		`{"a":1,"e":{"y":2},"s":"A","n":"Ann Lee Ross","r":{"q":1,"w":2},"k":5}`,
 		`{"a":{"deep":[1,2]},"b":"replaced","c":null,"s":1,"n":"x"}`,
 		`{"a\u0061":1,"s":true,"n":5}`, `{"a":1,"a":2,"f":"str","e":3}`, `{"b":"s","n":"one two"}`,
+		`{"\u0061":{"x":1},"e":1,"\u0065":2,"n\u0031":"a b","n":"c d"}`, `{"s\u0000":1,"b":{"z":0},"f":{"g":"h"},"h":5}`,
 		`{}`, `{"c":{"d":"kept"},"h":{"g":1}}`, ` { "a" : "spaced" , "e" : { "y" : [ 1 , 2 ] } } `, `{"r":"notobj"}`, `{"n2":5,"n":"a b"}`,
 	} {
 		f.Add([]byte(s), uint32(1))
@@ -256,4 +258,33 @@ func TestTreeKeepsOrderAndBytes(t *testing.T) {
 		t.Fatalf("an array: %v", err)
 	}
 	_ = fmt.Sprint
+}
+
+// Keys stored with needless escapes are the members they spell, also after
+// an op replaced their value, and the last of duplicate keys wins (found
+// by a review).
+func TestTreeEscapedKeys(t *testing.T) {
+	r := New()
+	if _, _, _, err := r.Put(context.Background(), def(t, "E", `{"currentVersion":3,"upcasters":[
+		{"from":1,"to":2,"ops":[{"op":"set","path":"name","value":"y"}]},
+		{"from":2,"to":3,"ops":[{"op":"rename","from":"name","to":"fullName"},{"op":"default","path":"n\u0061me","value":"d"}]}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	for data, want := range map[string]string{
+		`{"name":"x"}`:                  `{"fullName":"y","name":"d"}`,
+		`{"n\u0061me":"x"}`:             `{"fullName":"y","name":"d"}`,
+		`{"name":1,"n\u0061me":"last"}`: `{"fullName":"y","name":"d"}`,
+	} {
+		got, _, err := upcast(t, r, "E", 1, data)
+		if err != nil || got != want {
+			t.Errorf("stored %s: got %s (%v), want %s", data, got, err, want)
+		}
+	}
+	m := New()
+	if _, _, _, err := m.Put(context.Background(), def(t, "K", `{"currentVersion":2,"upcasters":[{"from":1,"to":2,"ops":[{"op":"remove","path":"zz"}]}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := upcast(t, m, "K", 1, `{"a":1,"\u0061":2}`); err != nil || got != `{"a":2}` {
+		t.Errorf("duplicate keys: got %s (%v), want the last", got, err)
+	}
 }

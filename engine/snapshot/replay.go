@@ -76,6 +76,15 @@ func (s *Store) usable(stream string, to uint64, red reducer.Reducer) (m Snapsho
 		if !s.fits(&sm, red) {
 			return true
 		}
+		if pos, id, ok, perr := s.eventAt(stream, sm.Version); perr != nil || !ok || pos != sm.Position || id != sm.EventID {
+			if perr != nil {
+				err = perr
+				return false
+			}
+			s.lg.Warn("snapshot: skipping a snapshot the log no longer matches (an unsynced tail was lost?)",
+				"stream", stream, "snapshot", sm.ID, "version", sm.Version, "position", sm.Position, "logPosition", pos)
+			return true
+		}
 		b, derr := st()
 		if derr == nil {
 			state, derr = jsonv.DecodeObject(b)

@@ -32,9 +32,12 @@ type Log interface {
 }
 
 // Revisions gives an event type's upcaster-chain revision ("" when it has
-// none); *schema.Registry has it.
+// none), and a generation that changes with every schema change (a
+// snapshot taken while it moved may mix two chains: it is taken again);
+// *schema.Registry has it.
 type Revisions interface {
 	Revision(eventType string) string
+	Generation() uint64
 }
 
 // Options configure snapshots. The zero value takes the defaults.
@@ -67,9 +70,15 @@ func (o Options) withDefaults() Options {
 
 // Snapshot describes one stored snapshot (its state is read separately).
 type Snapshot struct {
-	ID              string `json:"snapshotId"`
-	StreamID        string `json:"streamId"`
-	Version         uint64 `json:"version"`
+	ID       string `json:"snapshotId"`
+	StreamID string `json:"streamId"`
+	Version  uint64 `json:"version"`
+	// Position and EventID are those of the stream's event at Version: a
+	// snapshot is used only while the log still has that very event there
+	// (a log that lost an unsynced tail under --fsync=interval or never may
+	// have other events at the same versions, even positions).
+	Position        uint64 `json:"position"`
+	EventID         string `json:"eventId"`
 	Reducer         string `json:"reducer"`
 	ReducerRevision string `json:"reducerRevision"`
 	// Types maps every event type folded into the state to the revision
@@ -296,12 +305,24 @@ func (s *Store) Take(ctx context.Context, stream string, version uint64) (Snapsh
 		return Snapshot{}, fmt.Errorf("%w: version %d, the stream is at %d", ErrNoVersion, version, info.Version)
 	}
 	red := s.reducers.ForStream(stream)
-	res, err := s.replay(ctx, stream, version, red, true, false, nil)
-	if err != nil {
-		return Snapshot{}, err
+	for try := 0; ; try++ {
+		gen := s.revs.Generation()
+		res, err := s.replay(ctx, stream, version, red, true, false, nil)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		if s.revs.Generation() == gen {
+			return s.store(stream, version, red, res.Types, res.State, "server")
+		}
+		if try == 2 {
+			return Snapshot{}, ErrSchemasMoving
+		}
 	}
-	return s.store(stream, version, red, res.Types, res.State, "server")
 }
+
+// ErrSchemasMoving: the schemas kept changing while a snapshot was taken
+// (each time, the state may have been folded through two chains).
+var ErrSchemasMoving = errors.New("snapshot: the schemas changed while the snapshot was taken; try again")
 
 // Put stores a client-supplied state for stream at version, which must be
 // one of the stream's. It records the stream's reducer and the chain
@@ -315,6 +336,7 @@ func (s *Store) Put(ctx context.Context, stream string, version uint64, state re
 	if version < 1 || version > info.Version {
 		return Snapshot{}, fmt.Errorf("%w: version %d, the stream has 1 to %d", ErrNoVersion, version, info.Version)
 	}
+	gen := s.revs.Generation()
 	types := map[string]string{}
 	for from := uint64(0); from < version; {
 		n := 0
@@ -332,14 +354,39 @@ func (s *Store) Put(ctx context.Context, stream string, version uint64, state re
 			return Snapshot{}, err
 		}
 	}
+	if s.revs.Generation() != gen {
+		return Snapshot{}, ErrSchemasMoving
+	}
 	return s.store(stream, version, s.reducers.ForStream(stream), types, state, "client")
 }
 
 func (s *Store) store(stream string, version uint64, red reducer.Reducer, types map[string]string, state reducer.State, source string) (Snapshot, error) {
+	pos, id, ok, err := s.eventAt(stream, version)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	if !ok {
+		return Snapshot{}, fmt.Errorf("%w: version %d", ErrNoVersion, version)
+	}
 	b, err := jsonv.AppendObject(nil, state)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	return s.put(Snapshot{StreamID: stream, Version: version, Reducer: red.Name(), ReducerRevision: red.Revision(),
-		Types: types, Source: source}, b)
+	return s.put(Snapshot{StreamID: stream, Version: version, Position: pos, EventID: id, Reducer: red.Name(),
+		ReducerRevision: red.Revision(), Types: types, Source: source}, b)
+}
+
+// eventAt returns the global position and the event id of the stream's
+// event at version (read as stored: no upcasting).
+func (s *Store) eventAt(stream string, version uint64) (pos uint64, id string, ok bool, err error) {
+	if version == 0 {
+		return 0, "", false, nil
+	}
+	_, _, err = s.log.Stored().ReadStreamFunc(stream, version-1, engine.Forward, 1, func(e *engine.Event) error {
+		if e.Version == version {
+			pos, id, ok = e.Position, strings.Clone(e.ID), true
+		}
+		return nil
+	})
+	return pos, id, ok, err
 }
