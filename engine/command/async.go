@@ -31,8 +31,18 @@ type queue struct {
 
 func newQueue() *queue { return &queue{wake: make(chan struct{}, 1)} }
 
-func (q *queue) push(it queued) {
+func (q *queue) push(it queued) { q.pushPlaced(it, nil) }
+
+// pushPlaced queues it and, in the same step, takes its place in its
+// aggregate's queue (with locks, when it has an aggregate): so the order of
+// the queue is the order of the places, and a worker never waits for a
+// place whose command is still queued behind it (with one worker, that
+// would wait for ever).
+func (q *queue) pushPlaced(it queued, locks *aggregateLocks) {
 	q.mu.Lock()
+	if locks != nil && it.stream != "" {
+		it.tk = locks.enqueue(it.stream)
+	}
 	q.items = append(q.items, it)
 	q.mu.Unlock()
 	q.signal()

@@ -214,10 +214,7 @@ func (s *Service) requeue(pending []uint64) error {
 		if h, ok := s.handler(j.req.Type); ok {
 			q.stream, _ = h.plan(j.data) // a broken plan fails when it runs
 		}
-		if q.stream != "" {
-			q.tk = s.locks.enqueue(q.stream)
-		}
-		s.queue.push(q)
+		s.queue.pushPlaced(q, s.locks)
 	}
 	if len(pending) > 0 {
 		s.logger.Info("commands: async commands interrupted before they finished will run now", "count", len(pending))

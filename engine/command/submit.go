@@ -137,11 +137,9 @@ func (s *Service) accept(j *job) (Outcome, error) {
 		return Outcome{}, err
 	}
 	s.table.settle(j.req.ID, res.LastVersion, Pending)
-	q := queued{id: j.req.ID, ver: res.LastVersion, stream: j.stream}
-	if j.stream != "" {
-		q.tk = s.locks.enqueue(j.stream) // its place now, before the 202: nothing sent after it overtakes it
-	}
-	s.queue.push(q)
+	// Its place in the aggregate's queue is taken now, before the 202:
+	// nothing sent after it overtakes it.
+	s.queue.pushPlaced(queued{id: j.req.ID, ver: res.LastVersion, stream: j.stream}, s.locks)
 	return Outcome{Command: Command{ID: j.req.ID, Type: j.req.Type, Status: Pending, CreatedAt: j.createdAt}}, nil
 }
 
