@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"eventd/engine"
+	"eventd/engine/jsonv"
 )
 
 // DefaultName is the default reducer's name.
@@ -39,30 +40,35 @@ func (defaultReducer) Apply(state State, e *engine.Event) (State, error) {
 	if state == nil {
 		state = State{}
 	}
-	deleted := strings.HasSuffix(e.Type, "Deleted")
-	var data map[string]any
-	if len(e.Data) > 0 && !deleted {
-		var err error
-		if data, err = DecodeObject(e.Data); err != nil {
-			return nil, fmt.Errorf("%w: version %d: eventData: %v", ErrApply, e.Version, err)
-		}
+	data := e.Data
+	if len(data) == 0 {
+		data = emptyObject
 	}
+	// Merged as the data is read (jsonv.MergeObject): no patch is built.
+	var err error
 	switch {
 	case strings.HasSuffix(e.Type, "Created"):
-		MergePatch(state, data)
-		state["createdAt"] = FormatTime(e.Timestamp)
-	case strings.HasSuffix(e.Type, "Updated"):
-		if u, ok := data["updates"].(map[string]any); ok {
-			MergePatch(state, u)
-		} else {
-			MergePatch(state, data)
+		if err = jsonv.MergeObject(state, data); err == nil {
+			state["createdAt"] = FormatTime(e.Timestamp)
 		}
-		state["updatedAt"] = FormatTime(e.Timestamp)
-	case deleted:
+	case strings.HasSuffix(e.Type, "Updated"):
+		var merged bool
+		if merged, err = jsonv.MergeMember(state, data, "updates"); err == nil && !merged {
+			err = jsonv.MergeObject(state, data)
+		}
+		if err == nil {
+			state["updatedAt"] = FormatTime(e.Timestamp)
+		}
+	case strings.HasSuffix(e.Type, "Deleted"):
 		state["deleted"] = true
 		state["deletedAt"] = FormatTime(e.Timestamp)
 	default:
-		MergePatch(state, data)
+		err = jsonv.MergeObject(state, data)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: version %d: eventData: %v", ErrApply, e.Version, err)
 	}
 	return state, nil
 }
+
+var emptyObject = []byte("{}")
