@@ -20,6 +20,14 @@ func BenchmarkUpcast(b *testing.B) {
 		b.Fatal(err)
 	}
 	data := []byte(`{"name":"Ann Example","email":"ann@example.com","legacy":true,"a":5,"status":"A","tags":["x","y"],"address":{"city":"Oslo","zip":"0150"},"pad":"` + strings.Repeat("p", 40) + `"}`)
+	b.Run("type=without-schema", func(b *testing.B) {
+		e := engine.Event{Type: "OrderPlaced", SchemaVersion: 1, Data: data}
+		for b.Loop() {
+			if _, _, changed, _ := r.Upcast(&e, nil); changed {
+				b.Fatal("upcast")
+			}
+		}
+	})
 	for _, v := range []uint32{1, 4} {
 		b.Run(fmt.Sprintf("steps=%d", 4-v), func(b *testing.B) {
 			e := engine.Event{Type: "Person", SchemaVersion: v, Data: data}

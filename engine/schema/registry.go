@@ -41,8 +41,27 @@ type Log interface {
 type Registry struct {
 	log   Log
 	putMu sync.Mutex
-	types atomic.Pointer[map[string]*typeSchema]
+	types atomic.Pointer[typeSet]
 	gen   atomic.Uint64 // counts installs (Generation)
+}
+
+// typeSet is the registry's immutable state: the schemas by event type,
+// and a cheap filter in front of the map for the read path, where most
+// events' types have no schema: filter[t[0]] has bit len(t)%64 set for
+// every registered type t, so a clear bit proves "no schema" without
+// hashing the type (a set bit may be another type: the map decides).
+type typeSet struct {
+	m      map[string]*typeSchema
+	filter [256]uint64
+}
+
+// lookup returns the schema of typ.
+func (s *typeSet) lookup(typ string) (*typeSchema, bool) {
+	if len(typ) == 0 || s.filter[typ[0]]&(1<<(len(typ)&63)) == 0 {
+		return nil, false
+	}
+	ts, ok := s.m[typ]
+	return ts, ok
 }
 
 // typeSchema is one type's compiled schema.
@@ -65,7 +84,7 @@ var ErrVersionDown = errors.New("schema: currentVersion cannot go down")
 // New returns an empty registry that does not persist (tests).
 func New() *Registry {
 	r := &Registry{}
-	r.types.Store(&map[string]*typeSchema{})
+	r.types.Store(&typeSet{m: map[string]*typeSchema{}})
 	return r
 }
 
@@ -155,7 +174,7 @@ func (r *Registry) Put(ctx context.Context, d Definition) (rev string, created, 
 	}
 	r.putMu.Lock()
 	defer r.putMu.Unlock()
-	old := (*r.types.Load())[d.EventType]
+	old := r.types.Load().m[d.EventType]
 	if old != nil {
 		if d.CurrentVersion < old.def.CurrentVersion {
 			return "", false, false, fmt.Errorf("%w: %s is at version %d, the definition says %d", ErrVersionDown, d.EventType, old.def.CurrentVersion, d.CurrentVersion)
@@ -202,13 +221,14 @@ func canonical(raw json.RawMessage) string {
 
 // install publishes ts (copy on write: readers never lock).
 func (r *Registry) install(ts *typeSchema) {
-	cur := *r.types.Load()
-	next := make(map[string]*typeSchema, len(cur)+1)
-	for k, v := range cur {
-		next[k] = v
+	cur := r.types.Load()
+	next := &typeSet{m: make(map[string]*typeSchema, len(cur.m)+1), filter: cur.filter}
+	for k, v := range cur.m {
+		next.m[k] = v
 	}
-	next[ts.def.EventType] = ts
-	r.types.Store(&next)
+	next.m[ts.def.EventType] = ts
+	next.filter[ts.def.EventType[0]] |= 1 << (len(ts.def.EventType) & 63)
+	r.types.Store(next)
 	r.gen.Add(1) // after the publish: a fold that began under the old generation sees it change
 }
 
@@ -224,7 +244,7 @@ type Entry struct {
 
 // Get returns the schema of an event type.
 func (r *Registry) Get(eventType string) (Entry, bool) {
-	ts, ok := (*r.types.Load())[eventType]
+	ts, ok := r.types.Load().m[eventType]
 	if !ok {
 		return Entry{}, false
 	}
@@ -233,7 +253,7 @@ func (r *Registry) Get(eventType string) (Entry, bool) {
 
 // List returns every schema in event-type order.
 func (r *Registry) List() []Entry {
-	m := *r.types.Load()
+	m := r.types.Load().m
 	out := make([]Entry, 0, len(m))
 	for _, ts := range m {
 		out = append(out, Entry{Definition: ts.def, Revision: ts.revision})
@@ -246,7 +266,7 @@ func (r *Registry) List() []Entry {
 // has no schema): snapshots record it for every type they folded, and are
 // used only while it is unchanged.
 func (r *Registry) Revision(eventType string) string {
-	if ts, ok := (*r.types.Load())[eventType]; ok {
+	if ts, ok := r.types.Load().m[eventType]; ok {
 		return ts.revision
 	}
 	return ""

@@ -11,7 +11,7 @@ import (
 // its type's current one is decoded, run through the steps from its
 // version up, and encoded again (keys sorted, numbers as written).
 func (r *Registry) Upcast(e *engine.Event, dst []byte) ([]byte, uint32, bool, error) {
-	ts, ok := (*r.types.Load())[e.Type]
+	ts, ok := r.types.Load().lookup(e.Type)
 	if !ok {
 		return nil, 0, false, nil
 	}

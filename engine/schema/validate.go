@@ -16,7 +16,7 @@ import (
 // current version must match the type's JSON Schema; one above the current
 // version is refused (no chain could read it).
 func (r *Registry) Validate(streamID string, e *engine.Proposed) error {
-	ts, ok := (*r.types.Load())[e.Type]
+	ts, ok := r.types.Load().lookup(e.Type)
 	if !ok {
 		return nil
 	}
