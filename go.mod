@@ -1,4 +1,4 @@
-module eventd
+module github.com/eventd/eventd
 
 go 1.26.8
 

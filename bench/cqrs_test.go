@@ -51,7 +51,7 @@ func startEventd(t *testing.T) string {
 			return
 		}
 		eventdBin.path = filepath.Join(eventdBin.dir, "eventd")
-		out, err := exec.Command(goTool, "build", "-o", eventdBin.path, "eventd/cmd/eventd").CombinedOutput()
+		out, err := exec.Command(goTool, "build", "-o", eventdBin.path, "github.com/eventd/eventd/cmd/eventd").CombinedOutput()
 		if err != nil {
 			eventdBin.err = err
 			eventdBin.path = string(out)

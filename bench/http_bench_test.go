@@ -8,8 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"eventd/engine"
-	"eventd/server"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/server"
 )
 
 // The suites below run the real engine and server in this process, on a

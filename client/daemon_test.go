@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/client"
+	"github.com/eventd/eventd/client"
 )
 
 // The tests run against real eventd daemons: the binary is built once per

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/client"
+	"github.com/eventd/eventd/client"
 )
 
 func TestErrorCodesFromDaemon(t *testing.T) {

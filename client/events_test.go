@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/client"
+	"github.com/eventd/eventd/client"
 )
 
 func TestAppendAndReadStream(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"log"
 	"time"
 
-	"eventd/client"
+	"github.com/eventd/eventd/client"
 )
 
 // The examples talk to a running daemon at eventdURL (here, one started by

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/client"
+	"github.com/eventd/eventd/client"
 )
 
 // seedPages writes 25 events to "page-1" interleaved with 10 to "other-1"

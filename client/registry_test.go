@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/client"
+	"github.com/eventd/eventd/client"
 )
 
 func TestSchemas(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/client"
+	"github.com/eventd/eventd/client"
 )
 
 var fastRetry = client.WithRetry(client.RetryPolicy{MaxAttempts: 4, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})

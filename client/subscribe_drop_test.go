@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/client"
+	"github.com/eventd/eventd/client"
 )
 
 // sseEvent renders one event message as the daemon does.

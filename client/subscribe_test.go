@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/client"
+	"github.com/eventd/eventd/client"
 )
 
 // receive takes n events from sub, failing the test after the timeout.

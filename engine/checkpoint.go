@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"eventd/index"
-	"eventd/segment"
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/index"
+	"github.com/eventd/eventd/segment"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 const replayBatch = 4096

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"eventd/index"
-	"eventd/segment"
+	"github.com/eventd/eventd/index"
+	"github.com/eventd/eventd/segment"
 )
 
 // The decision step of the writer: for each request of a batch, in queue

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"eventd/segment"
+	"github.com/eventd/eventd/segment"
 )
 
 var (

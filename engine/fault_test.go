@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // acked is what a client was told was written.

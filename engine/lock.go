@@ -6,7 +6,7 @@ import (
 	"sync"
 	"syscall"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // memLocks stands in for flock on file systems that are not the OS's (tests).

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // model is the simplest possible event store: what the engine must agree with.

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 func TestAppendMulti(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"time"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // Options configure a Store. The zero value is usable: every field has a

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"eventd/segment"
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 func TestFsyncPolicies(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"eventd/segment"
+	"github.com/eventd/eventd/segment"
 )
 
 const (

@@ -9,9 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"eventd/index"
-	"eventd/segment"
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/index"
+	"github.com/eventd/eventd/segment"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // Size limits of the engine's own (the input rules are in validate.go).

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 var ctx = context.Background()

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"eventd/index"
-	"eventd/segment"
+	"github.com/eventd/eventd/index"
+	"github.com/eventd/eventd/segment"
 )
 
 // appendReq is one Append call waiting for the writer.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // benchRecord is a ~200-byte record, as a typical small event.

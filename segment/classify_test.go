@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // TestClassifyStop checks the torn-tail rule in the one place it lives.

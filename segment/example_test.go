@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"os"
 
-	"eventd/segment"
+	"github.com/eventd/eventd/segment"
 )
 
 // The lifecycle from the package documentation.

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // go test ./segment -run Golden -update rewrites the golden segment and the

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

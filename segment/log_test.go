@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 func TestEmptyLog(t *testing.T) {

@@ -3,7 +3,7 @@ package segment
 import (
 	"log/slog"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // Options configure a Log. The zero value is usable.

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // preallocator prepares the next segment file off the append path: a

@@ -3,7 +3,7 @@ package segment
 import (
 	"io"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // seqReader reads a file front to back through a large buffer, handing out

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // oneSegmentLog writes frames of 3 records (synced) into one segment on a

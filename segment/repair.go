@@ -4,7 +4,7 @@ import (
 	"io"
 	"os"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // The repair path: what Open does with corruption (not a torn tail, which

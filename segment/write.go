@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // Write appends the batch as one frame with one WriteAt, rolling to a new

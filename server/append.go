@@ -9,7 +9,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // bodyChunk is the most readBody allocates ahead of the bytes it has.

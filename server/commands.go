@@ -10,8 +10,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine"
-	"eventd/engine/command"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/command"
 )
 
 // Error codes of commands (docs/api.md "Conventions").

@@ -5,7 +5,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine/command"
+	"github.com/eventd/eventd/engine/command"
 )
 
 // handlerBody is the body of PUT /api/command-handlers/{commandType}.

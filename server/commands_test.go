@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/command"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/command"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // cmdEnv is a server with a command service over a real store in dir.

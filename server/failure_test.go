@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
-	"eventd/segment/vfs"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/segment/vfs"
 )
 
 // A failed fsync is sticky: appends answer 503 unavailable from then on,

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // M keeps JSON literals short.

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // Metrics is eventd's Prometheus registry. It is the engine's Observer (pass

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // batchBody is a POST /api/streams/{id}/events body of n events with

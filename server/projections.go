@@ -7,8 +7,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine"
-	"eventd/engine/projection"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/projection"
 )
 
 // projectionRoutes are the routes of projections and queries (docs/api.md

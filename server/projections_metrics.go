@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"eventd/engine/projection"
+	"github.com/eventd/eventd/engine/projection"
 )
 
 // projectionCollector reads every projection once per scrape.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine/projection"
+	"github.com/eventd/eventd/engine/projection"
 )
 
 // Waits of read-your-writes queries (docs/api.md "GET /api/queries").

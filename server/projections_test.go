@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/projection"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/projection"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // newProjectionEnv is newEnv with a projection manager wired in (cfg's

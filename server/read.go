@@ -6,7 +6,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // appendEvent renders one event in the API's Event shape; eventData and

@@ -7,7 +7,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // reducerRoutes are the routes of registered reducers (docs/api.md

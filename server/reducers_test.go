@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 func newReducerEnv(t *testing.T) *testEnv {

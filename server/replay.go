@@ -7,9 +7,9 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
-	"eventd/engine/snapshot"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/snapshot"
 )
 
 // replayRequest is the parsed body of POST /api/events/{streamId}/replay.

@@ -3,13 +3,14 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"eventd/engine/reducer"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // Error codes of the error envelope (docs/api.md "Conventions").

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // schemaError answers an append the schemas refuse, or a read that met an

@@ -7,8 +7,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine"
-	"eventd/engine/schema"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/schema"
 )
 
 // schemaRoutes are the routes of event versioning (docs/api.md "Event

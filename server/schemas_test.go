@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine/schema"
+	"github.com/eventd/eventd/engine/schema"
 )
 
 func newSchemaEnv(t *testing.T) *testEnv {

@@ -21,12 +21,12 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"eventd/engine"
-	"eventd/engine/command"
-	"eventd/engine/projection"
-	"eventd/engine/reducer"
-	"eventd/engine/schema"
-	"eventd/engine/snapshot"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/command"
+	"github.com/eventd/eventd/engine/projection"
+	"github.com/eventd/eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/schema"
+	"github.com/eventd/eventd/engine/snapshot"
 )
 
 // Store is what the server needs of the engine; *engine.Store has it.

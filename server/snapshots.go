@@ -7,9 +7,9 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine/jsonv"
-	"eventd/engine/reducer"
-	"eventd/engine/snapshot"
+	"github.com/eventd/eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/snapshot"
 )
 
 // snapshotRoutes are the routes of aggregate snapshots (docs/api.md

@@ -5,9 +5,9 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine/reducer"
-	"eventd/engine/schema"
-	"eventd/engine/snapshot"
+	"github.com/eventd/eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/schema"
+	"github.com/eventd/eventd/engine/snapshot"
 )
 
 func newSnapshotEnv(t *testing.T) *testEnv {

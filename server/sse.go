@@ -11,7 +11,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // Server-Sent Events subscriptions. Each message is

@@ -1,11 +1,12 @@
 package server
 
 import (
-	"eventd/engine"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/eventd/eventd/engine"
 )
 
 // Paging limits of the API (docs/api.md "Conventions"). The input rules

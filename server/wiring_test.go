@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // countReducer counts events into {"n": N}.

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"eventd/bench"
+	"github.com/eventd/eventd/bench"
 )
 
 const benchUsage = `Usage: eventd bench [flags]

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"eventd/engine"
-	"eventd/segment"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/segment"
 )
 
 // runDump is `eventd dump`: print records for debugging, one JSON object a

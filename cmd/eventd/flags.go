@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // byteSize is a size flag: bytes ("65536") or a binary suffix ("64KiB",

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
 const topUsage = `eventd — an event store daemon
@@ -24,6 +25,8 @@ Usage:
   eventd dump [flags]      print records of a segment file or of a stream (daemon stopped)
   eventd bench [flags]     load generator against the HTTP API
   eventd stub [flags]      a no-op HTTP target for eventd bench (the HTTP ceiling)
+
+  eventd --version         the module version and VCS revision of this binary
 
 Run "eventd <command> --help" for a command's flags.
 `
@@ -49,10 +52,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return 0
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
 	}
 	if len(args[0]) > 0 && args[0][0] == '-' {
 		return runServe(args, stderr) // flags without a command: serve
 	}
 	fmt.Fprintf(stderr, "eventd: unknown command %q\n\n%s", args[0], topUsage)
 	return 2
+}
+
+// versionString is the module version and the VCS revision the binary was
+// built from (debug.ReadBuildInfo): "eventd v1.2.3 (rev abc123, 2026-…)",
+// "(devel)" for a build from a work tree.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "eventd (no build information)"
+	}
+	v := "eventd " + bi.Main.Version
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (rev " + rev + ", " + at + dirty + ")"
+	}
+	return v + " " + bi.GoVersion
 }

@@ -258,3 +258,12 @@ func TestDaemonRestartAndVerify(t *testing.T) {
 		t.Fatalf("dump FILE: %v\n%s", err, out)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"--version", "version"} {
+		var out, errb bytes.Buffer
+		if code := run([]string{arg}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "eventd ") || !strings.Contains(out.String(), "go1.") {
+			t.Fatalf("%s: exit %d, %q", arg, code, out.String())
+		}
+	}
+}

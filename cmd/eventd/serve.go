@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/snapshot"
-	"eventd/server"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/snapshot"
+	"github.com/eventd/eventd/server"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.

@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"eventd/bench"
+	"github.com/eventd/eventd/bench"
 )
 
 // runStub implements `eventd stub`: the no-op HTTP target of `eventd bench

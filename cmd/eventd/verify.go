@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"eventd/engine"
-	"eventd/segment"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/segment"
 )
 
 // runVerify is `eventd verify`: an offline check of every record of every

@@ -8,12 +8,12 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine"
-	"eventd/engine/command"
-	"eventd/engine/projection"
-	"eventd/engine/reducer"
-	"eventd/engine/schema"
-	"eventd/engine/snapshot"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/command"
+	"github.com/eventd/eventd/engine/projection"
+	"github.com/eventd/eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/schema"
+	"github.com/eventd/eventd/engine/snapshot"
 )
 
 // subsystems are the parts of eventd built on the store: each talks to it

@@ -2,11 +2,12 @@ package command
 
 import (
 	"errors"
-	"eventd/engine"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eventd/eventd/engine"
 )
 
 // waitFinal polls a command's status until it is completed or failed.

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // BenchmarkCommandVsAppend compares sync CreateUser commands with plain

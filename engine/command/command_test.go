@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 func TestCreateUserSync(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // sneakyLog appends a plain event to the aggregate right before each of

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 var crashRounds = flag.Int("crash-rounds", 3, "rounds of TestCrashKill (SIGKILL while async commands are queued)")

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // Registered handler definitions are events in the system stream

@@ -101,8 +101,8 @@ import (
 	"context"
 	"log/slog"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // Log is what commands need of the store; *engine.Store has it.

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // Expect is what a handler demands of the aggregate (the stream it writes)

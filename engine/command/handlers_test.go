@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 var (

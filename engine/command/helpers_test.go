@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 var ctx = context.Background()

@@ -3,11 +3,12 @@ package command
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"eventd/engine/jsonv"
 	"math/rand/v2"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 // A command's identity is its id plus a fingerprint of what it asks: the

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 // TestRestart: statuses, handlers and the answers to resends survive a

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"strconv"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // execute decides j against its aggregate and writes the outcome: the

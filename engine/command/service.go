@@ -10,8 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // Defaults of Options.

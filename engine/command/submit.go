@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 // Submit runs a command, or answers it from the record of its first run.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // Status is where a command is in its life.

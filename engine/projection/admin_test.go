@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 func TestCreateRefusesBadDefinitions(t *testing.T) {

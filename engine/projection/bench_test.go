@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // The catch-up benchmarks read one log of benchEvents events of about 200

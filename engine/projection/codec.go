@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"eventd/engine/jsonv"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // The codecs of the read models' values. Encoders append compact JSON

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // Kind is what a projection computes.

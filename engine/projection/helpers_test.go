@@ -11,8 +11,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // env is a store, a derived-data db and a manager over them in a temp dir.

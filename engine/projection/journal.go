@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // The definitions are events of the system stream $projections, appended

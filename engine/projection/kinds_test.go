@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 func TestCountProjection(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // TestMain lets the test binary double as the crash test's child process,

@@ -12,8 +12,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // Log is what projections need of the store; *engine.Store has it.

@@ -5,8 +5,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // model is a projection's read model: how an event changes it, over a

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // proj is one projection: its definition, its read model and the runner

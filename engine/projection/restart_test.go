@@ -6,7 +6,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 func TestRestartKeepsEverything(t *testing.T) {

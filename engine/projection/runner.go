@@ -8,8 +8,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 const (

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 func TestCodecsRoundTrip(t *testing.T) {

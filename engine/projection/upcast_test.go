@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // badUpcaster cannot upcast events of type Bad.

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 // DefaultName is the default reducer's name.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // Definition is a registered reducer (docs/api.md "Reducers"): for each

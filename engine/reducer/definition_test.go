@@ -10,7 +10,7 @@ import (
 	"time"
 	"unsafe"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 func one(o Op) []Op { return []Op{o} }

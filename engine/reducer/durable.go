@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // Registered reducers are durable and auditable: each registration is an

@@ -1,6 +1,6 @@
 package reducer
 
-import "eventd/engine/jsonv"
+import "github.com/eventd/eventd/engine/jsonv"
 
 // DecodeObject decodes a JSON object with numbers kept exact (see
 // engine/jsonv).

@@ -2,14 +2,15 @@ package reducer
 
 import (
 	"encoding/json"
-	"eventd/engine/jsonv"
 	"fmt"
 	"math"
 	"math/big"
 	"strconv"
 	"strings"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
+
+	"github.com/eventd/eventd/engine"
 )
 
 // op is a compiled Op.

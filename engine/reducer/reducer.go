@@ -13,7 +13,7 @@ import (
 	"errors"
 	"time"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // State is a reducer's state: a JSON object (maps, []any, string,

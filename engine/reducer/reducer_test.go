@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 func ev(v uint64, typ, data string) engine.Event {

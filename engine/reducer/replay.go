@@ -3,7 +3,7 @@ package reducer
 import (
 	"fmt"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // Source is what Replay reads: a stream's events in version order. The

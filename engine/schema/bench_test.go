@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // BenchmarkUpcast: one ~200-byte event through a 3-step chain (what every

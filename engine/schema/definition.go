@@ -8,7 +8,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // Definition is an event type's schema (docs/api.md "Event versioning"):

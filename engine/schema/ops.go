@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 // op is a compiled Op.

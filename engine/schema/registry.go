@@ -12,8 +12,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 // Schemas are durable and auditable: each registration is an event in the

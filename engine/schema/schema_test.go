@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 func TestMain(m *testing.M) {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 // tree is eventData as an upcaster edits it. Only the objects an op walks

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 // applyModel is the reference semantics of an op on decoded data (maps):

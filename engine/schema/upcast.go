@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // Upcast implements engine.Upcaster: an event stored at a version below

@@ -9,7 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine"
+	"github.com/eventd/eventd/engine"
 )
 
 // auto takes snapshots in the background, never on the append path: a

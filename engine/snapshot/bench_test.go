@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"strings"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
 	"math/rand/v2"
 	"testing"
 
-	"eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
+
+	"github.com/eventd/eventd/engine/jsonv"
 )
 
 // benchState builds a realistic state of about size bytes as JSON: a

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // Result is the outcome of Replay.

@@ -13,9 +13,9 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine"
-	"eventd/engine/reducer"
-	"eventd/engine/schema"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
+	"github.com/eventd/eventd/engine/schema"
 )
 
 func TestMain(m *testing.M) {

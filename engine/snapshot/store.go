@@ -16,9 +16,9 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"eventd/engine"
-	"eventd/engine/jsonv"
-	"eventd/engine/reducer"
+	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/jsonv"
+	"github.com/eventd/eventd/engine/reducer"
 )
 
 // Log is what snapshots need of the store; *engine.Store has it.
