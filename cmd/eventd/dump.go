@@ -14,13 +14,16 @@ import (
 	"time"
 
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/reducer"
 	"github.com/eventd/eventd/segment"
 )
 
 // runDump is `eventd dump`: print records for debugging, one JSON object a
-// line. With a segment file it prints that file's records with their
-// location; with --stream it prints a stream's events; with --all the
-// global log. The daemon must be stopped (the store is opened).
+// line, as stored (no upcasting), timestamps as the API writes them. With a
+// segment file it prints that file's records with the file's name and each
+// record's offset; with --stream it prints a stream's events (an unknown or
+// invalid stream id is an error: exit 1); with --all the global log. The
+// daemon must be stopped (the store is opened).
 func runDump(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dump", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,7 +80,7 @@ type dumpRecord struct {
 	Timestamp     string          `json:"timestamp"`
 	Metadata      json.RawMessage `json:"metadata,omitempty"`
 	Data          json.RawMessage `json:"eventData"`
-	Segment       *uint32         `json:"segment,omitempty"`
+	File          string          `json:"file,omitempty"` // the segment file (segment dumps)
 	Offset        *int64          `json:"offset,omitempty"`
 }
 
@@ -96,11 +99,21 @@ func dumpStore(dir, stream string, from uint64, limit int, w, stderr io.Writer) 
 	if _, err := os.Stat(dir); err != nil {
 		return err
 	}
+	if stream != "" {
+		if err := engine.ValidateStreamID(stream); err != nil {
+			return err
+		}
+	}
 	st, err := engine.Open(dir, engine.Options{Fsync: engine.FsyncNever, Logger: quietLogger(stderr)})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if stream != "" {
+		if info, ok := st.Stream(stream); !ok || info.Version == 0 {
+			return fmt.Errorf("stream %q does not exist in %s", stream, dir)
+		}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	printed := 0
@@ -121,7 +134,7 @@ func dumpStore(dir, stream string, from uint64, limit int, w, stderr io.Writer) 
 		for _, e := range page.Events {
 			if err := enc.Encode(dumpRecord{
 				Position: e.Position, StreamID: e.StreamID, Version: e.Version, EventID: e.ID,
-				EventType: e.Type, SchemaVersion: e.SchemaVersion, Timestamp: e.Timestamp.UTC().Format(time.RFC3339Nano),
+				EventType: e.Type, SchemaVersion: e.SchemaVersion, Timestamp: reducer.FormatTime(e.Timestamp),
 				Metadata: rawOrString(e.Metadata), Data: rawOrString(e.Data),
 			}); err != nil {
 				return err
@@ -168,12 +181,13 @@ func dumpSegment(path string, w io.Writer) error {
 	defer l.Close()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	name := filepath.Base(path)
 	return l.Replay(0, func(r *segment.Record, loc segment.Loc) error {
-		seg, off := segment.LocSegment(loc), segment.LocOffset(loc)
+		off := segment.LocOffset(loc)
 		return enc.Encode(dumpRecord{
 			Position: r.Position, StreamID: r.StreamID, Version: r.Version, EventID: r.EventID,
-			EventType: r.Type, SchemaVersion: r.SchemaVersion, Timestamp: time.Unix(0, r.Timestamp).UTC().Format(time.RFC3339Nano),
-			Metadata: rawOrString(r.Metadata), Data: rawOrString(r.Data), Segment: &seg, Offset: &off,
+			EventType: r.Type, SchemaVersion: r.SchemaVersion, Timestamp: reducer.FormatTime(time.Unix(0, r.Timestamp)),
+			Metadata: rawOrString(r.Metadata), Data: rawOrString(r.Data), File: name, Offset: &off,
 		})
 	})
 }

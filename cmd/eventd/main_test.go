@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -256,6 +257,23 @@ func TestDaemonRestartAndVerify(t *testing.T) {
 	out, err = exec.Command(binary(t), "dump", segs[0]).Output()
 	if err != nil || strings.Count(string(out), "\n") != 5 {
 		t.Fatalf("dump FILE: %v\n%s", err, out)
+	}
+	// The file's real name and API-style timestamps (milliseconds, Z).
+	var rec struct{ File, Timestamp string }
+	if err := json.Unmarshal([]byte(strings.SplitN(string(out), "\n", 2)[0]), &rec); err != nil ||
+		rec.File != filepath.Base(segs[0]) || len(rec.Timestamp) != len("2024-01-15T10:30:00.000Z") || !strings.HasSuffix(rec.Timestamp, "Z") {
+		t.Fatalf("dump FILE record: %+v %v", rec, err)
+	}
+	// An unknown or invalid stream says so and exits 1.
+	for _, id := range []string{"nobody-1", "a b"} {
+		cmd := exec.Command(binary(t), "dump", "--data-dir", dir, "--stream", id)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "stream") {
+			t.Fatalf("dump --stream %q: %v, stderr %q", id, err, stderr.String())
+		}
 	}
 }
 
