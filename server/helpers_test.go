@@ -101,6 +101,7 @@ func (e *testEnv) do(method, path string, body any, hdr ...string) *reply {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	checkAnswer(e.t, req, res.StatusCode, res.Header, b)
 	r := &reply{status: res.StatusCode, header: res.Header, body: b}
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 		dec := json.NewDecoder(bytes.NewReader(b))
