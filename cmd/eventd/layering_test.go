@@ -18,6 +18,7 @@ import (
 // Each layer lists the layers its (non-test) code may import.
 var layering = map[string][]string{
 	"cmd":       {"bench", "client", "server", "subsystem", "engine", "segment", "vfs", "index"},
+	"examples":  {"client"},
 	"bench":     {"client", "server", "subsystem", "engine"},
 	"client":    {},
 	"server":    {"subsystem", "engine"},
