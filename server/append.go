@@ -1,10 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -15,17 +19,21 @@ import (
 // bodyChunk is the most readBody allocates ahead of the bytes it has.
 const bodyChunk = 64 << 10
 
-// bodyTimeout bounds the time to receive a request body.
-const bodyTimeout = 30 * time.Second
-
 // readBody reads the request body into a pooled buffer (release it with
-// putBuf once nothing refers to it), enforcing --max-body.
+// putBuf once nothing refers to it), enforcing --max-body. A body that does
+// not arrive within Config.BodyTimeout is 408; a Content-Encoding other
+// than identity is 415 (bodies are not decompressed).
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *apiError) {
+	if ce, ok := r.Header["Content-Encoding"]; ok {
+		if e := checkContentEncoding(w, ce); e != nil {
+			return nil, e
+		}
+	}
 	max := s.cfg.MaxBody
-	// A body must arrive within bodyTimeout: a stalled upload does not hold
+	// A body must arrive within BodyTimeout: a stalled upload does not hold
 	// its connection and buffer for ever. (Per request, not a server-wide
 	// ReadTimeout, which would also end idle SSE streams.)
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 	defer http.NewResponseController(w).SetReadDeadline(time.Time{})
 	if r.ContentLength > max {
 		return nil, errf(http.StatusRequestEntityTooLarge, codeTooLarge, "request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes is larger than the limit of "+strconv.FormatInt(max, 10))
@@ -43,7 +51,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *api
 		if _, err := io.ReadFull(r.Body, b); err != nil {
 			*bp = b[:0]
 			putBuf(bp)
-			return nil, badRequest("reading the request body: " + err.Error())
+			return nil, s.bodyReadError(w, err)
 		}
 		*bp = b
 		return bp, nil
@@ -65,11 +73,43 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *api
 		if err != nil {
 			*bp = b[:0]
 			putBuf(bp)
-			return nil, badRequest("reading the request body: " + err.Error())
+			return nil, s.bodyReadError(w, err)
 		}
 	}
 	*bp = b
 	return bp, nil
+}
+
+// bodyReadError answers a failed body read: 408 (and the connection is
+// closed) when the body did not arrive in time, else 400. The message
+// never carries the connection's addresses (a *net.OpError names both
+// sockets).
+func (s *Server) bodyReadError(w http.ResponseWriter, err error) *apiError {
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		w.Header().Set("Connection", "close")
+		return errf(http.StatusRequestTimeout, codeBadRequest, "the request body did not arrive within "+s.cfg.BodyTimeout.String())
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		err = op.Err
+	}
+	return badRequest("reading the request body: " + err.Error())
+}
+
+// checkContentEncoding refuses a body the server would have to decode:
+// any Content-Encoding but identity is 415, with Accept-Encoding: identity
+// (RFC 7694).
+func checkContentEncoding(w http.ResponseWriter, values []string) *apiError {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			if p := strings.TrimSpace(part); p != "" && !strings.EqualFold(p, "identity") {
+				w.Header().Set("Accept-Encoding", "identity")
+				return errf(http.StatusUnsupportedMediaType, codeBadRequest, "Content-Encoding "+quoteShort(p)+" is not supported: send the body uncompressed")
+			}
+		}
+	}
+	return nil
 }
 
 // readObject reads the request body (readBody) and checks that it is a
@@ -97,7 +137,13 @@ func checkBody(b []byte) *apiError {
 	return nil
 }
 
+// unknownField refuses a field name the body does not take; a name written
+// with escapes is refused as such (it may spell a field it only looks
+// unlike: "exp\u0065ctedVersion"), as decodeStrict does.
 func unknownField(where string, key []byte) *apiError {
+	if bytes.IndexByte(key, '\\') >= 0 {
+		return badRequest("field name " + strconv.Quote(keyString(key)) + where + " is written with escapes: field names must be written without escapes")
+	}
 	return badRequest("unknown field " + strconv.Quote(keyString(key)) + where)
 }
 

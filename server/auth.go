@@ -61,9 +61,12 @@ type Keys struct {
 }
 
 // ParseKeys reads a keys file: one "key role" per line, '#' comments and
-// blank lines ignored.
+// blank lines ignored. A key given on two lines is an error naming both
+// (never the key): with the last one winning, a pasted line could silently
+// change a key's rights.
 func ParseKeys(r io.Reader) (*Keys, error) {
 	k := &Keys{}
+	lineOf := map[[sha256.Size]byte]int{}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -78,7 +81,12 @@ func ParseKeys(r io.Reader) (*Keys, error) {
 		if !ok {
 			return nil, fmt.Errorf("line %d: unknown role %q (want read, write or admin)", n, f[1])
 		}
-		k.hashes = append(k.hashes, sha256.Sum256([]byte(f[0])))
+		h := sha256.Sum256([]byte(f[0]))
+		if first, dup := lineOf[h]; dup {
+			return nil, fmt.Errorf("line %d: the key of line %d again (each key once, with one role)", n, first)
+		}
+		lineOf[h] = n
+		k.hashes = append(k.hashes, h)
 		k.roles = append(k.roles, role)
 	}
 	if err := sc.Err(); err != nil {
@@ -104,9 +112,9 @@ func LoadKeys(path string) (*Keys, error) {
 	return k, nil
 }
 
-// lookup returns the role of key (RoleNone: unknown).
-func (k *Keys) lookup(key string) Role {
-	h := sha256.Sum256([]byte(key))
+// lookup returns the role of the key whose SHA-256 is h (RoleNone:
+// unknown).
+func (k *Keys) lookup(h [sha256.Size]byte) Role {
 	role := RoleNone
 	for i := range k.hashes {
 		eq := subtle.ConstantTimeCompare(h[:], k.hashes[i][:])
@@ -132,7 +140,11 @@ func (s *Server) authorize(role Role, sse bool, h httprouter.Handle) httprouter.
 			writeError(w, errf(http.StatusUnauthorized, codeUnauthorized, "missing API key: send Authorization: Bearer <key>"))
 			return
 		}
-		got := s.cfg.Auth.lookup(key)
+		hash := sha256.Sum256([]byte(key))
+		if a, ok := w.(*accessWriter); ok {
+			a.key = keyFingerprint(hash) // the access log names the key by it
+		}
+		got := s.cfg.Auth.lookup(hash)
 		if got == RoleNone {
 			writeError(w, errf(http.StatusUnauthorized, codeUnauthorized, "unknown API key"))
 			return

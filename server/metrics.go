@@ -27,6 +27,16 @@ type Metrics struct {
 	fsyncSeconds  prometheus.Histogram
 	appendSeconds prometheus.Histogram
 
+	// Hardening: SSE memory and drops, connections (sse.go, connlimit.go).
+	subsDropped    *prometheus.CounterVec
+	sseHeldBytes   prometheus.Gauge
+	sseLimitBytes  prometheus.Gauge
+	sseBudgetWaits prometheus.Counter
+	conns          prometheus.Gauge
+	connsMax       prometheus.Gauge
+	connsRefused   *prometheus.CounterVec
+	connsReclaimed prometheus.Counter
+
 	mu    sync.Mutex
 	store Store
 }
@@ -57,8 +67,28 @@ func NewMetrics() *Metrics {
 		Name: "eventd_http_append_seconds", Help: "Latency of successful HTTP appends (single and batch), from request to answer.",
 		Buckets: prometheus.ExponentialBuckets(100e-6, 2, 14), // 100µs … 0.8s
 	})
+	m.subsDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eventd_subscribers_dropped_total", Help: "SSE subscriptions the server ended: reason write_timeout (the client stopped reading for --sse-write-timeout) or error (the store closed or a read failed).",
+	}, []string{"reason"})
+	for _, r := range []string{dropWriteTimeout, dropError} {
+		m.subsDropped.WithLabelValues(r)
+	}
+	m.sseHeldBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "eventd_sse_memory_bytes", Help: "Bytes of events SSE subscribers hold now (read, not yet written), against --sse-memory."})
+	m.sseLimitBytes = prometheus.NewGauge(prometheus.GaugeOpts{Name: "eventd_sse_memory_limit_bytes", Help: "The --sse-memory budget."})
+	m.sseBudgetWaits = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_sse_memory_waits_total", Help: "Times an SSE subscriber waited because --sse-memory was spent."})
+	m.conns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "eventd_connections", Help: "Open client connections counted against --max-connections."})
+	m.connsMax = prometheus.NewGauge(prometheus.GaugeOpts{Name: "eventd_connections_max", Help: "The --max-connections cap (0: none)."})
+	m.connsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eventd_connections_refused_total", Help: "Connections over --max-connections: how=busy (answered 503, or /health), how=closed (closed at once, the spare slots being taken too).",
+	}, []string{"how"})
+	for _, h := range []string{"busy", "closed"} {
+		m.connsRefused.WithLabelValues(h)
+	}
+	m.connsReclaimed = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_connections_idle_closed_total", Help: "Idle keep-alive connections closed to make room under --max-connections."})
 	m.reg.MustRegister(m.appends, m.events, m.bytes, m.fsyncs, m.batches,
 		m.batchEvents, m.batchAppends, m.fsyncSeconds, m.appendSeconds,
+		m.subsDropped, m.sseHeldBytes, m.sseLimitBytes, m.sseBudgetWaits,
+		m.conns, m.connsMax, m.connsRefused, m.connsReclaimed,
 		statsCollector{m}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

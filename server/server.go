@@ -72,6 +72,12 @@ type Config struct {
 	// TotalCommands counts the commands the daemon knows, for /health;
 	// nil: 0.
 	TotalCommands func() uint64
+
+	// Hardening (append.go, sse.go, accesslog.go).
+	BodyTimeout     time.Duration // a request body must arrive within this; default 30 s
+	SSEWriteTimeout time.Duration // drop an SSE subscriber whose write blocks this long; default 30 s
+	SSEMemory       int64         // bytes all SSE subscribers may hold at once; default 256 MiB
+	AccessLog       *slog.Logger  // one line per request (accesslog.go); nil: off
 }
 
 func (c Config) withDefaults() Config {
@@ -96,6 +102,15 @@ func (c Config) withDefaults() Config {
 	if c.TotalCommands == nil {
 		c.TotalCommands = func() uint64 { return 0 }
 	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = 30 * time.Second
+	}
+	if c.SSEWriteTimeout <= 0 {
+		c.SSEWriteTimeout = 30 * time.Second
+	}
+	if c.SSEMemory <= 0 {
+		c.SSEMemory = 256 << 20
+	}
 	return c
 }
 
@@ -115,6 +130,8 @@ type Server struct {
 	// streams is cancelled by CloseStreams: every SSE answer ends.
 	streams      context.Context
 	closeStreams context.CancelFunc
+	// sseMem bounds the memory of all SSE subscribers (sse_budget.go).
+	sseMem *byteBudget
 }
 
 // route is one entry of the routing table (also checked against the
@@ -131,6 +148,7 @@ func New(store Store, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{store: store, cfg: cfg, log: cfg.Logger, started: time.Now(), metrics: cfg.Metrics, reducers: cfg.Reducers}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	s.sseMem = newByteBudget(cfg.SSEMemory, s.metrics)
 	s.metrics.bind(store)
 	if cfg.Projections != nil {
 		s.registerProjectionMetrics()
@@ -156,6 +174,7 @@ func New(store Store, cfg Config) *Server {
 		if cfg.Auth != nil && rt.role != RoleNone {
 			h = s.authorize(rt.role, rt.sse, h)
 		}
+		h = s.accessRoute(rt.path, h)
 		r.Handle(rt.method, rt.path, h)
 		if rt.path == "/health" {
 			r.Handle(http.MethodHead, rt.path, h) // health checkers that use HEAD
@@ -191,6 +210,11 @@ func (s *Server) routes() []route {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.AccessLog != nil { // accesslog.go
+		a := &accessWriter{ResponseWriter: w}
+		defer s.logAccess(a, r, time.Now())
+		w = a
+	}
 	// The router matches the decoded path: an encoded slash would move a
 	// part of a stream id into another path segment ("a%2Fevents" is not
 	// stream "a"). No id may contain '/', so such a path is refused.

@@ -38,6 +38,12 @@ func runServe(args []string, stderr io.Writer) int {
 	snapEvery := fs.Int("snapshot-every", 100, "take a snapshot of a stream every this many events, in the background (0: off)")
 	snapAfter := fs.Duration("snapshot-after", 20*time.Millisecond, "also take one after a replay slower than this (0: off)")
 	snapRetain := fs.Int("snapshot-retain", 3, "snapshots kept per stream and reducer (the last taken)")
+	maxConns := fs.Int("max-connections", 0, "most client connections open at once; past it the longest-idle keep-alive connection is closed, else a few spare slots answer /health, /metrics and 503, else new connections are closed (0: min(4096, the open-file limit minus a reserve for the store))")
+	sseWriteTimeout := positiveDuration(30 * time.Second)
+	fs.Var(&sseWriteTimeout, "sse-write-timeout", "drop an SSE subscriber that accepts no bytes for this long (it reconnects with Last-Event-ID)")
+	sseMemory := byteSize(256 << 20)
+	fs.Var(&sseMemory, "sse-memory", "memory all SSE subscribers may hold at once (events read, not yet written); past it they wait")
+	accessLog := fs.String("access-log", "off", "access log: off, stderr, or a file to append to; one line per request (method, route pattern, status, duration, bytes, key fingerprint, remote address), never paths, keys or bodies")
 	fs.Usage = usageWithEnv(fs, "Usage: eventd [serve] [flags]\n\nRuns the daemon: the REST API of docs/api.md over the store in --data-dir.")
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -57,8 +63,22 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eventd: --tls-cert and --tls-key go together")
 		return 2
 	}
+	if *maxConns < 0 {
+		fmt.Fprintln(stderr, "eventd: --max-connections must be ≥ 0 (0: automatic)")
+		return 2
+	}
 	log := sf.logger(stderr)
 	slog.SetDefault(log)
+	access, closeAccess, err := accessLogger(*accessLog, sf.logFormat.val, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "eventd: --access-log:", err)
+		return 2
+	}
+	defer closeAccess()
+	nofile, nofileWas, err := raiseFileLimit()
+	if err != nil {
+		log.Warn("cannot raise the open-file limit (RLIMIT_NOFILE) to its hard limit", "limit", nofile, "err", err)
+	}
 
 	var keys *server.Keys
 	if *authKeys != "" {
@@ -88,26 +108,41 @@ func runServe(args []string, stderr io.Writer) int {
 	closeAll := func() error { return errors.Join(ss.close(), store.Close()) }
 
 	api := server.New(store, server.Config{
-		MaxBody:       int64(maxBody),
-		MaxEventSize:  int(sf.maxEventSize),
-		Auth:          keys,
-		Metrics:       metrics,
-		Logger:        log,
-		Reducers:      ss.reducers,
-		Commands:      ss.commands,
-		Projections:   ss.projections,
-		Schemas:       ss.schemas,
-		Snapshots:     ss.snapshots,
-		TotalCommands: ss.totalCommands,
+		MaxBody:         int64(maxBody),
+		MaxEventSize:    int(sf.maxEventSize),
+		Auth:            keys,
+		Metrics:         metrics,
+		Logger:          log,
+		Reducers:        ss.reducers,
+		Commands:        ss.commands,
+		Projections:     ss.projections,
+		Schemas:         ss.schemas,
+		Snapshots:       ss.snapshots,
+		TotalCommands:   ss.totalCommands,
+		SSEWriteTimeout: time.Duration(sseWriteTimeout),
+		SSEMemory:       int64(sseMemory),
+		AccessLog:       access,
 	})
-	ln, err := net.Listen("tcp", *listen)
+	conns, reserve := connectionCap(*maxConns, nofile, store.Stats().Segments)
+	fdAttrs := []any{"limit", nofile, "maxConnections", conns, "reservedForStore", reserve}
+	if nofileWas != nofile {
+		fdAttrs = append(fdAttrs, "raisedFrom", nofileWas)
+	}
+	log.Info("file descriptors (RLIMIT_NOFILE)", fdAttrs...)
+	if avail := int64(min(nofile, 1<<30)) - int64(reserve); nofile > 0 && int64(conns) > avail {
+		log.Warn("--max-connections leaves too few file descriptors for the store: raise the hard RLIMIT_NOFILE or lower it", "maxConnections", conns, "limit", nofile, "reservedForStore", reserve)
+	}
+	tcp, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Error("cannot listen", "addr", *listen, "err", err)
 		_ = closeAll()
 		return 1
 	}
+	ln := server.LimitListener(tcp, conns, server.LimitOptions{Logger: log, AccessLog: access, Metrics: metrics})
 	hs := &http.Server{
-		Handler:           api,
+		Handler:           ln.Handler(api),
+		ConnState:         ln.ConnState,
+		ConnContext:       ln.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
@@ -179,6 +214,79 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return status
+}
+
+// raiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit: every
+// connection, segment and pebble table is a file descriptor. (The Go
+// runtime does the same at start since Go 1.19; this makes it explicit
+// and reports it.) It returns the limit in force and the one found.
+func raiseFileLimit() (limit, was uint64, err error) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, 0, err
+	}
+	was = uint64(rl.Cur)
+	if rl.Cur < rl.Max {
+		want := rl
+		want.Cur = rl.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+			return was, was, err
+		}
+		rl = want
+	}
+	return uint64(rl.Cur), was, nil
+}
+
+// Defaults of --max-connections (0): at most maxConnsAuto, and the
+// open-file limit less storeFDReserve and the log's segments (pebble keeps
+// up to 1000 tables open; segments, checkpoints, the access log and the
+// listeners take the rest).
+const (
+	maxConnsAuto   = 4096
+	storeFDReserve = 1024
+)
+
+// connectionCap is the --max-connections in force (flag 0: automatic) and
+// the file descriptors reserved for the store.
+func connectionCap(flag int, nofile uint64, segments int) (conns, reserve int) {
+	reserve = storeFDReserve + segments
+	if flag > 0 {
+		return flag, reserve
+	}
+	if nofile == 0 { // unknown
+		return maxConnsAuto, reserve
+	}
+	limit := int64(min(nofile, 1<<30))
+	n := min(limit-int64(reserve), maxConnsAuto)
+	if n < 64 { // a low limit: share it
+		n = max(limit/2, 16)
+	}
+	return int(n), reserve
+}
+
+// accessLogger opens the --access-log destination: nil for off; stderr, or
+// a file opened for appending (rotate it with copytruncate). Lines use
+// --log-format, at any --log-level.
+func accessLogger(dest, format string, stderr io.Writer) (*slog.Logger, func(), error) {
+	var w io.Writer
+	closeFn := func() {}
+	switch dest {
+	case "", "off":
+		return nil, closeFn, nil
+	case "stderr":
+		w = stderr
+	default:
+		f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, closeFn = f, func() { _ = f.Close() }
+	}
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), closeFn, nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), closeFn, nil
 }
 
 // snapshotOptions maps the flags (0: off) to snapshot.Options (0: default,
