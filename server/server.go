@@ -205,6 +205,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.snapshotRoutes()...)
 	rs = append(rs, s.commandRoutes()...)
 	rs = append(rs, s.projectionRoutes()...)
+	rs = append(rs, s.uiRoutes()...)
 	return rs
 }
 
