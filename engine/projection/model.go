@@ -23,7 +23,11 @@ type model interface {
 type tableOps interface {
 	changed() bool
 	counts() (keys, applied uint64)
-	snapshot(seq uint64) encoder
+	// snapshot numbers the flush batch itself: the sequence belongs to
+	// the table, not to a runner, so it keeps growing across a pause and
+	// resume (a runner restarted at 0 would make thaw and evict compare
+	// against an older runner's numbers).
+	snapshot() encoder
 	markCommitted(seq uint64)
 	evict()
 	lookup(key string) ([]byte, error)
@@ -32,6 +36,7 @@ type tableOps interface {
 
 // encoder is a flush's snapshot of the changed entries (pending).
 type encoder interface {
+	seqno() uint64 // the flush batch it is
 	size() int
 	encode(b *pebble.Batch) error
 }

@@ -47,7 +47,6 @@ type runner struct {
 	moved     bool   // pos moved since the last flush
 	applied   int    // events applied by the current read
 	lastFlush time.Time
-	seq       uint64  // last flush batch built
 	commit    *commit // the batch being committed, if any
 	fn        func(*engine.Event) error
 }
@@ -213,11 +212,10 @@ func (r *runner) flush() error {
 		return err
 	}
 	r.md.evict()
-	r.seq++
-	snap := r.md.snapshot(r.seq)
+	snap := r.md.snapshot()
 	mb := encodeMeta(r.p.checkpoint(r.md, r.pos))
 	c := &commit{done: make(chan struct{})}
-	seq, md, db, id := r.seq, r.md, r.p.m.db, r.p.def.ID
+	seq, md, db, id := snap.seqno(), r.md, r.p.m.db, r.p.def.ID
 	// Encoding and committing run beside the runner, which goes on
 	// applying events (thawing the values it changes again).
 	go func() {

@@ -156,11 +156,12 @@ type pending[V any] struct {
 	vals []V // values as of the flush; a shared one (a map) is frozen
 }
 
-// snapshot takes the dirty entries as batch seq and marks them in flight
-// (runner only, with no batch in flight). Values are not copied: one that
+// snapshot takes the dirty entries as the next batch and marks them in
+// flight (runner only, with no batch in flight). Values are not copied: one that
 // shares memory (a reducer state) is frozen instead, and the runner copies
 // it before changing it again while the batch is being encoded (thaw).
-func (t *table[V]) snapshot(seq uint64) encoder {
+func (t *table[V]) snapshot() encoder {
+	seq := t.seq + 1
 	p := &pending[V]{t: t, seq: seq, keys: make([]string, len(t.dirty)), vals: make([]V, len(t.dirty))}
 	t.mu.Lock()
 	for i, e := range t.dirty {
@@ -172,6 +173,8 @@ func (t *table[V]) snapshot(seq uint64) encoder {
 	t.mu.Unlock()
 	return p
 }
+
+func (p *pending[V]) seqno() uint64 { return p.seq }
 
 // size estimates the bytes of the batch, from the previous one's values,
 // so that the batch is allocated once.
