@@ -21,7 +21,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 	if err := s.fill(r, streamID, expected, events); err != nil {
 		return AppendResult{}, err
 	}
-	if f := s.failed.Load(); f != nil {
+	if f := s.refusing(); f != nil {
 		return AppendResult{}, f
 	}
 	r.nevents = len(events)
@@ -82,7 +82,7 @@ func (s *Store) AppendMulti(ctx context.Context, parts []StreamAppend) ([]Append
 	if bytes > maxAppendBytes {
 		return nil, inputErr(ErrInvalidEvent, "the append is about "+strconv.Itoa(bytes)+" bytes, above the limit of "+strconv.Itoa(maxAppendBytes))
 	}
-	if f := s.failed.Load(); f != nil {
+	if f := s.refusing(); f != nil {
 		return nil, f
 	}
 	head.more, head.multi, head.bytes, head.nevents = reqs[1:], true, bytes, total

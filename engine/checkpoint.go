@@ -140,7 +140,7 @@ func (w *writer) maybeCheckpoint() {
 			return
 		}
 	}
-	if w.sinceCkpt < w.s.opts.CheckpointEvery || w.s.failed.Load() != nil {
+	if w.sinceCkpt < w.s.opts.CheckpointEvery || w.s.refusing() != nil {
 		return
 	}
 	if w.dirty && !w.sync(nil) {

@@ -32,6 +32,11 @@
 // Sealed segments are then scrubbed in the background; corruption found there
 // or by a read is reported by Problems, and a damaged event is never returned.
 //
+// While running, a failed fsync is sticky (appends refused until restart),
+// but a write that provably wrote nothing is not: a segment that could not
+// be created fails only its batch, and a full file system refuses appends
+// until a probe finds room again (unavailable.go, docs/failures.md).
+//
 // # Input rules
 //
 // Every Append is checked against one set of rules (validate.go): stream-id
@@ -53,7 +58,8 @@
 //
 //	store.go      Open, Close, status (Head, Stats, Problems), stream listing
 //	append.go     Append: checks, pooled requests, queueing
-//	writer.go     the writer goroutine: group commit, fsync, publish
+//	writer.go     the writer goroutine: group commit, fsync, publish;
+//	              unavailable.go: writes that wrote nothing, the full-disk probe
 //	decide.go     expected versions, event-id dedupe, positions and versions
 //	validate.go   the input rules
 //	read.go       stream and $all reads

@@ -43,12 +43,32 @@ func (e *WrongExpectedVersionError) Error() string {
 	return fmt.Sprintf("engine: wrong expected version for stream %q: expected %d, current %d", e.StreamID, e.Expected, e.Current)
 }
 
-// FailedError wraps the sticky write or fsync error that stopped the writer.
-// Once a store has failed, every append fails with it; reads keep working
-// for what was acknowledged.
-type FailedError struct{ Err error }
+// FailedError is why an append was not written: the store could not write
+// or fsync. Unwrap gives the cause (a *fs.PathError naming the file, with
+// the errno: syscall.ENOSPC, syscall.EMFILE, …). The server answers 503.
+//
+// Sticky (Recoverable false): a write or fsync failed in a way after which
+// the log cannot be trusted to hold what it was given. Every later append
+// fails with it until a restart; reads keep working for what was
+// acknowledged. Err and Problems report it.
+//
+// Recoverable: the failure provably wrote nothing (the log is as it was,
+// and the positions the batch was given are used again by the next one)
+// and is not sticky. Either a file could not be opened or created at a
+// segment roll (EMFILE, ENFILE, …): only the requests at hand fail, and the
+// next append rolls again. Or the file system is full (ENOSPC, EDQUOT):
+// appends are refused, Err and Problems say why (/health: unhealthy) until
+// a probe write and fsync succeed, which the store tries by itself every
+// few seconds; freeing space is all it needs. See docs/failures.md.
+type FailedError struct {
+	Err         error
+	Recoverable bool
+}
 
 func (e *FailedError) Error() string {
-	return "engine: store failed, appends refused: " + e.Err.Error()
+	if e.Recoverable {
+		return "engine: append not written, the store recovers by itself: " + e.Err.Error()
+	}
+	return "engine: store failed, appends refused until restart: " + e.Err.Error()
 }
 func (e *FailedError) Unwrap() error { return e.Err }

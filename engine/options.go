@@ -23,6 +23,10 @@ type Options struct {
 	CheckpointEvery int           // write an index checkpoint after this many new events; default 1,000,000
 	Logger          *slog.Logger  // default: slog.Default()
 	Observer        Observer      // optional metrics hooks, called from the writer goroutine
+
+	// probeEvery is the first wait before probing a full file system
+	// (default 1s, doubling up to probeMaxWait); tests shorten it.
+	probeEvery time.Duration
 }
 
 // Observer receives the writer's measurements (for /metrics). Calls come

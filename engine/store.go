@@ -49,7 +49,11 @@ type Store struct {
 	upcaster  atomic.Pointer[Upcaster]  // read path (upcast.go); nil: none
 	validator atomic.Pointer[Validator] // append path; nil: none
 
-	failed   atomic.Pointer[FailedError] // sticky write/fsync failure
+	failed atomic.Pointer[FailedError] // sticky write/fsync failure
+	// full is set while the file system has no room for the log (a
+	// Recoverable FailedError): appends are refused until the writer's
+	// probe finds room again (unavailable.go). Written by the writer only.
+	full     atomic.Pointer[FailedError]
 	probMu   sync.Mutex
 	problems []string // corruption found after start
 
@@ -95,6 +99,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.probeEvery <= 0 {
+		o.probeEvery = time.Second
 	}
 	return o
 }
@@ -212,11 +219,16 @@ func (s *Store) Close() error {
 		s.w.stop()
 		s.bg.Wait() // the writer drains its queue before it returns
 		var errs []error
-		if s.Err() == nil {
+		if s.failed.Load() == nil {
 			if e := s.log.Sync(); e != nil {
 				errs = append(errs, e)
 			} else if e := s.writeCheckpoint(); e != nil {
-				errs = append(errs, fmt.Errorf("engine: checkpoint: %w", e))
+				if segment.NoSpace(e) {
+					// Only the start gets slower: it replays the log.
+					s.logger.Warn("no room for the index checkpoint at close; the next start replays the log", "err", e)
+				} else {
+					errs = append(errs, fmt.Errorf("engine: checkpoint: %w", e))
+				}
 			}
 		}
 		errs = append(errs, s.log.Close(), s.unlock())
@@ -228,19 +240,30 @@ func (s *Store) Close() error {
 // Head returns the visible (durable) head position: the number of events.
 func (s *Store) Head() uint64 { return s.head.Load() }
 
-// Err returns the sticky write/fsync failure (a *FailedError), or nil.
+// Err returns why appends are refused, a *FailedError: the sticky
+// write/fsync failure, or (Recoverable) the file system being full until
+// the store finds room again. nil when appends are taken.
 func (s *Store) Err() error {
-	if f := s.failed.Load(); f != nil {
+	if f := s.refusing(); f != nil {
 		return f
 	}
 	return nil
 }
 
-// Problems lists what is wrong: the sticky failure and any corruption found
-// by the scrub or by reads (file and offset). Empty when healthy.
+// refusing is the failure appends are refused with, or nil.
+func (s *Store) refusing() *FailedError {
+	if f := s.failed.Load(); f != nil {
+		return f
+	}
+	return s.full.Load()
+}
+
+// Problems lists what is wrong: the sticky failure or the full file
+// system, and any corruption found by the scrub or by reads (file and
+// offset). Empty when healthy.
 func (s *Store) Problems() []string {
 	var out []string
-	if f := s.failed.Load(); f != nil {
+	if f := s.refusing(); f != nil {
 		out = append(out, f.Error())
 	}
 	s.probMu.Lock()

@@ -46,9 +46,14 @@ type appendReq struct {
 //  6. publishes the new visible head (readers see nothing before this), and
 //  7. answers every request of the batch.
 //
-// A failed write or fsync is sticky: the batch's requests and every later
-// one fail with it, and nothing is acknowledged after it. While the writer
-// is busy with one batch, the next one fills up in the queue.
+// A failed fsync, or a failed write the log cannot take back, is sticky:
+// the batch's requests and every later one fail with it, and nothing is
+// acknowledged after it. A write that provably wrote nothing (a segment
+// that could not be created at a roll, a file system without room) fails
+// only its batch, and the next batch gets the same positions; while the
+// file system is full, appends are refused until a probe finds room
+// (unavailable.go). While the writer is busy with one batch, the next one
+// fills up in the queue.
 type writer struct {
 	s *Store
 
@@ -73,6 +78,17 @@ type writer struct {
 	sinceCkpt  int
 	ckptActive bool
 	ckptDone   chan error
+
+	// While the file system is full (s.full): when to probe next, and the
+	// wait after that (unavailable.go).
+	nextProbe time.Time
+	probeWait time.Duration
+	// Appends not written for a passing reason (EMFILE at a roll): how many
+	// since the last log line, when that was, and whether the last batch
+	// failed so (the first success after is logged).
+	notWrittenCount  int
+	notWrittenLogged time.Time
+	notWrittenStreak bool
 }
 
 type idRef struct {
@@ -154,8 +170,10 @@ func (w *writer) loop() {
 }
 
 // idle waits for work; under FsyncInterval it also fsyncs what is pending
-// when the interval is up.
+// when the interval is up, and while the file system is full it probes for
+// room when the probe is due.
 func (w *writer) idle() {
+	var syncC, probeC <-chan time.Time
 	if w.s.opts.Fsync == FsyncInterval && w.dirty {
 		d := w.s.opts.FsyncInterval - time.Since(w.lastSync)
 		if d <= 0 {
@@ -163,15 +181,26 @@ func (w *writer) idle() {
 			return
 		}
 		t := time.NewTimer(d)
-		select {
-		case <-w.wake:
-		case <-t.C:
-			w.sync(nil)
-		}
-		t.Stop()
-		return
+		defer t.Stop()
+		syncC = t.C
 	}
-	<-w.wake
+	if w.s.full.Load() != nil {
+		d := time.Until(w.nextProbe)
+		if d <= 0 {
+			w.probe()
+			return
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		probeC = t.C
+	}
+	select {
+	case <-w.wake:
+	case <-syncC:
+		w.sync(nil)
+	case <-probeC:
+		w.probe()
+	}
 }
 
 // cut returns how many requests from q form the next batch: at least one,
@@ -199,10 +228,11 @@ func (w *writer) commit(reqs []*appendReq) {
 			r.done <- struct{}{}
 		}
 	}()
-	if f := s.failed.Load(); f != nil {
-		for _, r := range reqs {
-			r.err = f
-		}
+	if s.full.Load() != nil {
+		w.probeIfDue()
+	}
+	if f := s.refusing(); f != nil {
+		answerFailed(reqs, f)
 		return
 	}
 
@@ -236,8 +266,11 @@ func (w *writer) commit(reqs []*appendReq) {
 		bytes = w.b.Bytes()
 		seg, off, err := s.log.Write(&w.b)
 		if err != nil {
-			w.fail(fmt.Errorf("write: %w", err), reqs)
+			w.writeFailed(err, reqs)
 			return
+		}
+		if w.notWrittenStreak {
+			w.writtenAgain()
 		}
 		for i := range w.entries {
 			w.entries[i].Loc = segment.MakeLoc(seg, off+int64(w.rels[i]))
@@ -290,8 +323,16 @@ func (w *writer) fail(err error, reqs []*appendReq) {
 	if w.s.failed.CompareAndSwap(nil, f) {
 		w.s.logger.Error("store failed: appends refused until restart", "err", err)
 	}
-	f = w.s.failed.Load()
+	answerFailed(reqs, w.s.failed.Load())
+}
+
+// answerFailed fails every request of a batch with f; none keeps a result.
+func answerFailed(reqs []*appendReq, f *FailedError) {
 	for _, r := range reqs {
 		r.err = f
+		r.res = AppendResult{}
+		for _, p := range r.more {
+			p.res = AppendResult{}
+		}
 	}
 }

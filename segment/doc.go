@@ -23,7 +23,7 @@
 //
 // # Concurrency
 //
-// Write, TruncateAfter and Close belong to one writer goroutine. Sync may
+// Write, Probe, TruncateAfter and Close belong to one writer goroutine. Sync may
 // also be called by an interval syncer; it does not hold the writer's lock
 // while the fsync runs. ReadAt, ReadRecord, Replay, Segments, Scrub and
 // LastPosition may be called from any goroutine: they load an immutable
@@ -36,8 +36,13 @@
 // then Replay); it is kept for replication, a future raft follower
 // truncating a divergent suffix.
 //
-// A failed write, roll or sync is sticky: every later Write and Sync
-// returns that error, never retrying and then acknowledging. Records
+// A failed sync is sticky: every later Write and Sync returns that error,
+// never retrying and then acknowledging; so is a failed write or roll the
+// log cannot take back. A Write error wrapping ErrNotWritten left the log
+// as it was (a segment that could not be created at a roll; a frame that
+// found no room, zeroed or cut off again; see nospace.go): the same
+// positions may be written again, and after ENOSPC or EDQUOT Probe tells
+// when there is room. Records
 // returned by ReadRecord, DecodeRecord and Replay alias a buffer (strings
 // through unsafe.String): treat them as read-only and copy what you keep
 // (a Replay record is valid only during its callback).
@@ -49,7 +54,11 @@
 // than a segment gets a segment of its own. The next segment is prepared
 // off the append path by a background goroutine (prealloc.tmp, zero-filled
 // to SegmentSize and synced: fdatasync into such space is cheaper than
-// appending). At a roll the old segment is synced, the new one gets its
+// appending), but only while the file system (statfs through vfs.DiskSpace)
+// has the segment plus a reserve free: it never takes space the log needs.
+// A preparation that fails or runs short is removed at once, and the next
+// try waits (1s doubling to a minute; see prealloc.go). At a roll the old
+// segment is synced, the new one gets its
 // header (synced), is renamed to its final name and the directory is
 // synced; if the prepared file is not ready, an empty one is made instead,
 // without waiting. A small goroutine then seals the old segment: footer
@@ -96,5 +105,5 @@
 // scan.go (the frame scan and the torn-tail rule), reader.go (the
 // sequential reader they use), verify.go (Verify), format.go and record.go
 // (the byte layout), errors.go, prealloc.go (the next segment, prepared
-// ahead).
+// ahead), nospace.go (a full file system: taking a frame back, Probe).
 package segment

@@ -3,6 +3,8 @@ package segment
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"syscall"
 )
 
 var (
@@ -15,7 +17,42 @@ var (
 	ErrClosed = errors.New("segment: log is closed")
 	// ErrOutOfRange: a Loc or position does not name anything in the log.
 	ErrOutOfRange = errors.New("segment: location out of range")
+	// ErrNotWritten wraps a Write (or Probe) error that left the log as it
+	// was: nothing of the batch is in the log (a frame written in part was
+	// zeroed or cut off again), LastPosition did not move, the failure is
+	// not sticky, and the same positions may be written again. The cause
+	// is wrapped too: a file that could not be opened or created at a roll
+	// (EMFILE, ENFILE, ENOSPC, …), or a frame that found no room (ENOSPC,
+	// EDQUOT; see NoSpace and Log.Probe). Every other failed write, and
+	// every failed fsync, is sticky.
+	ErrNotWritten = errors.New("segment: batch not written")
 )
+
+// NoSpace reports whether err says the file system is full (ENOSPC) or
+// the user's quota is used up (EDQUOT): room may come back without a
+// restart, which Log.Probe checks.
+func NoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// notWritten marks an error inside the package after which the log is as
+// it was before the call; Write turns it into an ErrNotWritten.
+type notWritten struct{ err error }
+
+func (e *notWritten) Error() string { return e.err.Error() }
+func (e *notWritten) Unwrap() error { return e.err }
+
+// fileErr reports err of operation op on the file the log knows as path.
+// A segment file keeps the name it was opened under (roll.tmp,
+// prealloc.tmp) in the os package's errors after it is renamed, so the
+// *fs.PathError is rebuilt with the real name.
+func fileErr(op, path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &fs.PathError{Op: op, Path: path, Err: err}
+}
 
 // errTruncated is a frame or record cut short: the end of the data came
 // before the end its length promised. At the tail of the last segment it is
@@ -25,6 +62,10 @@ var errTruncated = fmt.Errorf("%w: truncated", ErrCorrupt)
 // errEndOfLog is a frame header whose length field is 0: zero-filled space
 // after the last frame. Not an error in itself.
 var errEndOfLog = errors.New("segment: end of log")
+
+// errZeroInData is a zero length field where the segment's data says a
+// frame is: what errEndOfLog means at the tail is damage before it.
+var errZeroInData = fmt.Errorf("%w: zero-filled frame header inside the segment's data", ErrCorrupt)
 
 // CorruptionError says where damage was found: the segment file, the byte
 // offset (of the frame, record, header or footer that is bad) and the cause,

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,9 @@ type Log struct {
 	dirty    bool          // active has writes not yet synced
 	failed   error         // sticky: a write or sync failed, the log takes no more writes
 	closed   bool
+	// probeSize: how much room Probe asks for; set when a Write found no
+	// room (the size of that frame, with a segment header and footer).
+	probeSize int64
 
 	pre    *preallocator // nil when disabled
 	sealWG sync.WaitGroup
@@ -87,7 +91,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	l.state.Store(&logState{segs: segs})
 	if !opts.DisablePrealloc {
-		l.pre = newPreallocator(l.fs, dir, opts.SegmentSize, l.lg)
+		l.pre = newPreallocator(l.fs, dir, opts.SegmentSize, opts.preallocRetry, l.lg)
 		if !l.active.filled {
 			// Appending to a file that was not zero-filled costs about twice
 			// the fdatasync: prepare a filled one now and move to it as soon
@@ -138,7 +142,9 @@ func (l *Log) Close() error {
 	l.closed = true
 	var errs []error
 	if l.failed == nil && l.dirty {
-		errs = append(errs, l.active.f.Sync())
+		if err := l.active.f.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("segment: %w", fileErr("sync", l.active.path, err)))
+		}
 	}
 	l.mu.Unlock()
 	if l.pre != nil {

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/eventd/eventd/segment/vfs"
 )
@@ -28,6 +29,10 @@ type Options struct {
 	// background (every roll then creates its segment synchronously). For
 	// tests that count I/O calls.
 	DisablePrealloc bool
+
+	// preallocRetry is the preallocator's first wait after a failure
+	// (default 1s); tests shorten it.
+	preallocRetry time.Duration
 }
 
 const (
@@ -51,6 +56,9 @@ func (o Options) withDefaults() Options {
 	o.MaxRecordSize = min(o.MaxRecordSize, MaxRecordSize)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.preallocRetry <= 0 {
+		o.preallocRetry = time.Second
 	}
 	return o
 }

@@ -33,6 +33,8 @@ func (l *Log) ReadAt(seg uint32, p []byte, off int64) (int, error) {
 	n, err := s.f.ReadAt(p, off)
 	if err == nil && short {
 		err = io.EOF
+	} else if err != nil && err != io.EOF {
+		err = fileErr("read", s.path, err)
 	}
 	return n, err
 }
@@ -61,7 +63,7 @@ func (l *Log) ReadRecord(loc Loc, buf []byte) (Record, []byte, error) {
 	}
 	buf = buf[:min(int64(readAhead), end-off)]
 	if _, err := s.f.ReadAt(buf, off); err != nil && err != io.EOF {
-		return Record{}, buf, err
+		return Record{}, buf, fileErr("read", s.path, err)
 	}
 	corrupt := func(err error) (Record, []byte, error) {
 		return Record{}, buf, &CorruptionError{File: s.path, Offset: off, Err: err}
@@ -83,7 +85,7 @@ func (l *Log) ReadRecord(loc Loc, buf []byte) (Record, []byte, error) {
 		}
 		buf = buf[:total]
 		if _, err := s.f.ReadAt(buf[have:], off+int64(have)); err != nil && err != io.EOF {
-			return Record{}, buf, err
+			return Record{}, buf, fileErr("read", s.path, err)
 		}
 	}
 	r, _, err := decodeRecord(buf[:total], true)
@@ -127,6 +129,9 @@ func (l *Log) Replay(after uint64, fn func(r *Record, loc Loc) error) error {
 				return err
 			}
 			h, err := parseFrameHeader(hb)
+			if err == errEndOfLog {
+				err = errZeroInData // before the end of the data: damage
+			}
 			if err == nil && h.FirstPos != next {
 				err = corruptf("frame starts at position %d, want %d", h.FirstPos, next)
 			}
@@ -210,7 +215,7 @@ func (l *Log) Scrub(ctx context.Context) error {
 func checkSealed(ctx context.Context, rd *seqReader, s *segment) error {
 	size, err := s.f.Size()
 	if err != nil {
-		return err
+		return fileErr("stat", s.path, err)
 	}
 	rd.reset(s.f, size)
 	if err := checkHeader(s); err != nil {

@@ -17,13 +17,20 @@ import (
 //  4. fsync the directory, so the rename itself is durable.
 //
 // A leftover path+".tmp" from a crash is harmless: the next call truncates
-// it. On error the temp file may remain; path is untouched.
-func WriteFileAtomic(fs FS, path string, write func(w io.Writer) error) error {
+// it. On error path is untouched and the temp file is removed (best
+// effort), so a write that failed on a full disk gives its space back.
+func WriteFileAtomic(fs FS, path string, write func(w io.Writer) error) (err error) {
 	tmp := path + ".tmp"
 	f, err := fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 	if err != nil {
 		return err
 	}
+	renamed := false
+	defer func() {
+		if err != nil && !renamed {
+			_ = fs.Remove(tmp)
+		}
+	}()
 	bw := bufio.NewWriterSize(&Writer{F: f}, 1<<20)
 	err = write(bw)
 	if err == nil {
@@ -37,6 +44,7 @@ func WriteFileAtomic(fs FS, path string, write func(w io.Writer) error) error {
 	}
 	if err == nil {
 		err = fs.Rename(tmp, path)
+		renamed = err == nil
 	}
 	if err == nil {
 		err = fs.SyncDir(filepath.Dir(path))

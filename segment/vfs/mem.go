@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 )
 
 // Mem is an in-memory FS that remembers what was made durable, so tests can
@@ -17,11 +18,15 @@ import (
 // it is then, size included); a name (create, rename, remove) becomes durable
 // at SyncDir of its directory. Directories made by MkdirAll are durable at
 // once. Everything else is lost by Crash. Mem is safe for concurrent use.
+//
+// By default a Mem has no size limit; SetCapacity makes it a small disk
+// that fills up (ENOSPC) and reports its free space (Space).
 type Mem struct {
-	mu      sync.Mutex
-	dirs    map[string]bool
-	names   map[string]*memInode // what the running program sees
-	durable map[string]*memInode // what survives Crash
+	mu       sync.Mutex
+	dirs     map[string]bool
+	names    map[string]*memInode // what the running program sees
+	durable  map[string]*memInode // what survives Crash
+	capacity int64                // 0: unlimited
 }
 
 type memInode struct {
@@ -69,6 +74,7 @@ func (m *Mem) Crash() *Mem {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := NewMem()
+	c.capacity = m.capacity
 	for d := range m.dirs {
 		c.dirs[d] = true
 	}
@@ -87,6 +93,41 @@ func (m *Mem) Crash() *Mem {
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// SetCapacity makes m a file system of total bytes (0: unlimited, the
+// default). The bytes of the files it names count against it; a WriteAt
+// that would pass it writes what fits and fails with ENOSPC (a short write,
+// as write(2) does); growing a file by Truncate is not limited (sparse). A
+// removed file gives its space back at once, even while it is still open.
+func (m *Mem) SetCapacity(total int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.capacity = max(total, 0)
+}
+
+// Space reports the capacity and what the files leave of it. Without a
+// capacity it returns an error matching errors.ErrUnsupported.
+func (m *Mem) Space(string) (Space, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.capacity == 0 {
+		return Space{}, errors.ErrUnsupported
+	}
+	return Space{Total: m.capacity, Free: max(m.capacity-m.usedLocked(), 0)}, nil
+}
+
+// usedLocked is the bytes of every file m names (each inode once).
+func (m *Mem) usedLocked() int64 {
+	seen := make(map[*memInode]bool, len(m.names))
+	var n int64
+	for _, ino := range m.names {
+		if !seen[ino] {
+			seen[ino] = true
+			n += int64(len(ino.data))
+		}
+	}
+	return n
+}
 
 func memClean(name string) string { return filepath.Clean(name) }
 
@@ -265,12 +306,24 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 		return 0, &os.PathError{Op: "write", Path: f.name, Err: fs.ErrInvalid}
 	}
 	end := off + int64(len(p))
+	var err error
+	if size := int64(len(f.ino.data)); f.m.capacity > 0 && end > size {
+		if room := size + f.m.capacity - f.m.usedLocked(); end > room {
+			// Write what fits, then fail, like a short write(2) on a full disk.
+			end = max(min(room, end), off)
+			p = p[:end-off]
+			err = &os.PathError{Op: "write", Path: f.name, Err: syscall.ENOSPC}
+			if len(p) == 0 {
+				return 0, err
+			}
+		}
+	}
 	if end > int64(len(f.ino.data)) {
 		f.ino.data = growTo(f.ino.data, end)
 	}
 	copy(f.ino.data[off:], p)
 	f.ino.written(off, end)
-	return len(p), nil
+	return len(p), err
 }
 
 func growTo(b []byte, n int64) []byte {
