@@ -111,6 +111,7 @@ func (w *writer) encode(r *appendReq, cur uint64, next *uint64, ts int64) {
 		}
 		w.rels = append(w.rels, w.b.Add(&rec))
 		w.entries = append(w.entries, index.Entry{Pos: rec.Position, StreamID: r.streamID, Timestamp: ts})
+		w.types = append(w.types, e.Type)
 		r.res.Events[i] = Appended{ID: e.ID, Type: e.Type, Version: rec.Version, Position: rec.Position}
 	}
 	w.pending[r.streamID] = cur + n

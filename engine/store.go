@@ -63,6 +63,7 @@ type Store struct {
 	bgCancel  context.CancelFunc
 
 	subscribers atomic.Int64
+	types       *typeMarks // latest position of each event type (subscriptions)
 	stats       counters
 }
 
@@ -159,6 +160,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.head.Store(s.ix.Head())
+	s.types = newTypeMarks(s.ix.Head())
 	s.w = newWriter(s, dd)
 	// Timestamps never go backwards in the log, across restarts too.
 	if h := s.Head(); h > 0 {

@@ -67,6 +67,7 @@ type writer struct {
 	dd         *dedupe
 	b          segment.Batch
 	entries    []index.Entry
+	types      []string          // types[i]: the event type of entries[i] (typeMarks)
 	rels       []uint32          // frame-relative offset of each entry
 	pending    map[string]uint64 // stream → version after this batch's earlier requests
 	batchIDs   map[uint64]idRef  // dedupe keys of this batch's accepted events
@@ -247,6 +248,8 @@ func (w *writer) commit(reqs []*appendReq) {
 	next := head + 1
 	w.b.Reset(next)
 	w.entries, w.rels, w.newKeys = w.entries[:0], w.rels[:0], w.newKeys[:0]
+	clear(w.types) // drop the previous requests' strings
+	w.types = w.types[:0]
 	clear(w.pending)
 	clear(w.batchIDs)
 	barrier, appends := false, 0
@@ -287,11 +290,13 @@ func (w *writer) commit(reqs []*appendReq) {
 	}
 	if len(w.entries) > 0 {
 		s.ix.Apply(w.entries)
+		s.types.note(w.entries[0].Pos, w.types) // before the head moves
 		for _, k := range w.newKeys {
 			w.dd.add(k.key, k.pos, k.ts)
 		}
 		s.head.Store(next - 1)
 		s.headMoved.Notify()
+		s.types.signal()
 		s.stats.batches.Add(1)
 		s.stats.events.Add(uint64(len(w.entries)))
 		s.stats.bytes.Add(uint64(bytes))
