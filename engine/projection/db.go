@@ -21,28 +21,7 @@ const (
 // pebble's messages go to lg: informational ones at debug level, errors
 // as warnings (the store keeps working), fatal ones as errors before the
 // panic pebble expects.
-func OpenDB(path string, lg *slog.Logger) (*pebble.DB, error) {
-	if lg == nil {
-		lg = slog.Default()
-	}
-	c := pebble.NewCache(dbCache)
-	defer c.Unref()
-	opts := &pebble.Options{
-		Cache:        c,
-		MemTableSize: dbMemTable,
-		Logger:       pebbleLogger{lg.With("component", "pebble")},
-		// A projection catching up rewrites its whole model every few
-		// flushes: let more of it gather in L0 before compacting it.
-		L0CompactionThreshold: 8,
-		L0StopWritesThreshold: 32,
-		LBaseMaxBytes:         256 << 20,
-	}
-	db, err := pebble.Open(path, opts)
-	if err != nil {
-		return nil, fmt.Errorf("projection: opening %s: %w", path, err)
-	}
-	return db, nil
-}
+func OpenDB(path string, lg *slog.Logger) (*pebble.DB, error) { return OpenDBFS(path, nil, lg) }
 
 // pebbleLogger adapts slog to pebble.Logger.
 type pebbleLogger struct{ l *slog.Logger }
