@@ -63,8 +63,13 @@ type Store struct {
 	bgCancel  context.CancelFunc
 
 	subscribers atomic.Int64
-	types       *typeMarks // latest position of each event type (subscriptions)
-	stats       counters
+	// headSubs: subscriptions woken by every commit (headMoved); woken:
+	// how many the last commit woke, those and the ones filtered by a
+	// type it held (subscription pacing).
+	headSubs atomic.Int64
+	woken    atomic.Int64
+	types    *typeMarks // latest position of each event type (subscriptions)
+	stats    counters
 }
 
 type counters struct {

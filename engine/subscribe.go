@@ -49,21 +49,22 @@ type Subscription struct {
 	closeOnce sync.Once
 }
 
-// paceStep is how long a woken subscription waits between looks per open
-// subscription: every commit wakes every subscription at the head, so
-// with many of them the wake-ups, not the appends, would take the CPU.
-// With n subscriptions each looks at most once per n×paceStep (1,000:
-// every 5 ms; 10: every 50 µs, below a commit), which bounds the looks of
-// all of them together to about 200,000 a second whatever n is, at the
-// price of that much delivery latency when there are many. A caught-up
-// subscription delivers what the commits in between brought in one page.
+// paceStep is how long a woken subscription waits between looks per
+// subscription the last commit woke: every commit wakes every unfiltered
+// subscription at the head (and the filtered ones whose types it held),
+// so with many of them the wake-ups, not the appends, would take the CPU.
+// With n woken each looks at most once per n×paceStep (1,000: every 5 ms;
+// 10: every 50 µs, below a commit), which bounds the looks of all of them
+// together to about 200,000 a second whatever n is, at the price of that
+// much delivery latency when there are many. A caught-up subscription
+// delivers what the commits in between brought in one page.
 const paceStep = 5 * time.Microsecond
 
 // pace waits, after a wake-up, until the subscription may look again
 // (see paceStep). It returns ctx's error or ErrClosed if those come first.
 func (sub *Subscription) pace(ctx context.Context) error {
 	s := sub.s
-	gap := time.Duration(s.subscribers.Load()) * paceStep
+	gap := time.Duration(s.woken.Load()) * paceStep
 	now := time.Now()
 	wait := gap - now.Sub(sub.looked)
 	if wait <= 50*time.Microsecond { // below a timer's resolution
@@ -107,6 +108,8 @@ func (s *Store) Subscribe(from uint64, f Filter) *Subscription {
 		sub.filter.EventTypes = slices.Clone(f.EventTypes)
 		sub.wake = make(chan struct{}, 1)
 		s.types.watch(sub.filter.EventTypes, sub.wake)
+	} else {
+		s.headSubs.Add(1)
 	}
 	return sub
 }
@@ -132,6 +135,7 @@ func (sub *Subscription) sleep(ctx context.Context, moved <-chan struct{}) error
 // fromPosition > 0 it wins: the stream's events with position > fromPosition.
 func (s *Store) SubscribeStream(streamID string, fromVersion, fromPosition uint64) *Subscription {
 	s.subscribers.Add(1)
+	s.headSubs.Add(1)
 	return &Subscription{s: s, stream: streamID, cursor: fromVersion, fromPos: fromPosition}
 }
 
@@ -343,6 +347,8 @@ func (sub *Subscription) Close() {
 		sub.s.subscribers.Add(-1)
 		if sub.wake != nil {
 			sub.s.types.unwatch(sub.filter.EventTypes, sub.wake)
+		} else {
+			sub.s.headSubs.Add(-1)
 		}
 	})
 }

@@ -72,7 +72,14 @@ func TestTypedSubscriptionWakesOnItsTypes(t *testing.T) {
 	if len(got) != want {
 		t.Fatalf("%d events, want %d", len(got), want)
 	}
+	// Only watched types are kept, and none once nobody watches.
+	if n := markCount(s); n != 2 {
+		t.Fatalf("%d type marks with one subscription on two types", n)
+	}
 	sub.Close()
+	if n := markCount(s); n != 0 {
+		t.Fatalf("%d type marks left after the last subscription closed", n)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,4 +94,10 @@ func TestTypedSubscriptionWakesOnItsTypes(t *testing.T) {
 	if err != nil || len(evs) == 0 || evs[0].StreamID != "old-1" {
 		t.Fatalf("after a restart: %d events (%v), want old-1's first", len(evs), err)
 	}
+}
+
+func markCount(s *Store) int {
+	s.types.mu.Lock()
+	defer s.types.mu.Unlock()
+	return len(s.types.marks)
 }

@@ -296,7 +296,7 @@ func (w *writer) commit(reqs []*appendReq) {
 		}
 		s.head.Store(next - 1)
 		s.headMoved.Notify()
-		s.types.signal()
+		s.woken.Store(s.headSubs.Load() + int64(s.types.signal()))
 		s.stats.batches.Add(1)
 		s.stats.events.Add(uint64(len(w.entries)))
 		s.stats.bytes.Add(uint64(bytes))

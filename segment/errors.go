@@ -35,6 +35,12 @@ func NoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
+// noFileSlots reports whether err is the process (EMFILE) or the system
+// (ENFILE) being out of file descriptors.
+func noFileSlots(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
 // notWritten marks an error inside the package after which the log is as
 // it was before the call; Write turns it into an ErrNotWritten.
 type notWritten struct{ err error }

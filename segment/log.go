@@ -46,6 +46,7 @@ type logState struct {
 // documentation for who may call what concurrently.
 type Log struct {
 	dir  string
+	dirf vfs.Dir // the directory, held open for syncDir; nil: FS.SyncDir
 	fs   vfs.FS
 	opts Options
 	lg   *slog.Logger
@@ -79,13 +80,23 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	segs, err := l.openSegments()
-	if err != nil {
-		return nil, err
+	if do, ok := l.fs.(vfs.DirOpener); ok {
+		d, err := do.OpenDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		l.dirf = d
 	}
-	if segs, err = l.recover(segs); err != nil {
+	segs, err := l.openSegments()
+	if err == nil {
+		segs, err = l.recover(segs)
+	}
+	if err != nil {
 		for _, s := range segs {
 			s.f.Close()
+		}
+		if l.dirf != nil {
+			l.dirf.Close()
 		}
 		return nil, err
 	}
@@ -154,5 +165,18 @@ func (l *Log) Close() error {
 	for _, s := range l.state.Load().segs {
 		errs = append(errs, s.f.Close())
 	}
+	if l.dirf != nil {
+		errs = append(errs, l.dirf.Close())
+	}
 	return errors.Join(errs...)
+}
+
+// syncDir makes the names in the log's directory durable: through the
+// directory held open since Open when the file system can (no new file
+// descriptor needed), else FS.SyncDir.
+func (l *Log) syncDir() error {
+	if l.dirf != nil {
+		return l.dirf.Sync()
+	}
+	return l.fs.SyncDir(l.dir)
 }

@@ -141,6 +141,12 @@ func (p *preallocator) loop() {
 		case <-p.req:
 		}
 		x, err := p.prepare()
+		if err == nil && p.paused.Swap(false) {
+			// pause came between the last check of the fill and now: it
+			// found nothing to take, so give the file back here.
+			p.discard(x.f)
+			err = errPaused
+		}
 		if err == nil {
 			if p.lowLog {
 				p.lg.Info("segment: free space is back above the reserve: preallocating segments again", "dir", p.dir)

@@ -57,7 +57,7 @@ func (l *Log) openSegments() ([]*segment, error) {
 		}
 	}
 	if len(tmps) > 0 {
-		if err := l.fs.SyncDir(l.dir); err != nil {
+		if err := l.syncDir(); err != nil {
 			return nil, err
 		}
 	}

@@ -45,7 +45,7 @@ func (l *Log) repair(segs []*segment, i int, cut int64, cerr *CorruptionError) (
 			return segs[:i], err
 		}
 		segs = segs[:i]
-		if err := l.fs.SyncDir(l.dir); err != nil {
+		if err := l.syncDir(); err != nil {
 			return segs, err
 		}
 		if i == 0 {
@@ -60,7 +60,7 @@ func (l *Log) repair(segs []*segment, i int, cut int64, cerr *CorruptionError) (
 	if err := copyFile(l.fs, s.f, s.path+".broken"); err != nil {
 		return segs, err
 	}
-	if err := l.fs.SyncDir(l.dir); err != nil {
+	if err := l.syncDir(); err != nil {
 		return segs, err
 	}
 	if err := s.f.Truncate(cut); err != nil {

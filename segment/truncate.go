@@ -43,7 +43,7 @@ func (l *Log) TruncateAfter(pos uint64) error {
 		}
 	}
 	if t < len(segs)-1 {
-		if err := l.fs.SyncDir(l.dir); err != nil {
+		if err := l.syncDir(); err != nil {
 			l.failed = err
 			return err
 		}

@@ -200,9 +200,17 @@ func (l *Log) createSegment(first uint64) (*segment, error) {
 		return nil, discard(fileErr("sync", tmp, err))
 	}
 	if err := l.fs.Rename(tmp, path); err != nil {
-		return nil, discard(&notWritten{err})
+		if NoSpace(err) || noFileSlots(err) {
+			// Refused before anything changed: rename is atomic.
+			return nil, discard(&notWritten{err})
+		}
+		// EIO and the like: whether the name moved is unknown, and the
+		// active segment's name may be the prepared file's now. Sticky;
+		// recovery at the next start sorts the directory out.
+		f.Close()
+		return nil, err
 	}
-	if err := l.fs.SyncDir(l.dir); err != nil {
+	if err := l.syncDir(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("sync directory %s (creating %s): %w", l.dir, path, err)
 	}

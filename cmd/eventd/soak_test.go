@@ -458,9 +458,10 @@ func appendRate(t *testing.T, a *api, d time.Duration, tag string) float64 {
 // TestSubscriberOverhead measures append throughput (32 concurrent
 // clients, fsync always) with no subscriber and with -soak-subscribers
 // idle-but-connected SSE subscribers on /api/subscribe — live at the head,
-// filtered to an event type nobody appends, so each is woken by every
-// commit and sends nothing — in alternating phases, and wants the best rate
-// with subscribers to be at least 80% of the best without. With
+// filtered to an event type nobody appends, so they send nothing (and,
+// since engine/typemarks.go, are not even woken by the commits) — in
+// alternating phases, three of each, and wants the best rate with
+// subscribers to be at least 80% of the best without. With
 // -soak-fanout it also reports (without a bound) the rate when every
 // subscriber receives every event.
 func TestSubscriberOverhead(t *testing.T) {
@@ -475,7 +476,7 @@ func TestSubscriberOverhead(t *testing.T) {
 	defer a.close()
 	appendRate(t, a, time.Second, "warm-up")
 	measure := func(query string, wantBytes bool) (without, with []float64, rss int64) {
-		for round := range 2 {
+		for round := range 3 {
 			without = append(without, appendRate(t, a, *soakPhase, "none"))
 			subs := make([]*rawSub, 0, nsubs)
 			for range nsubs {

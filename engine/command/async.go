@@ -1,7 +1,11 @@
 package command
 
 import (
+	"errors"
 	"sync"
+	"time"
+
+	"github.com/eventd/eventd/engine"
 )
 
 // Async commands: Submit records CommandAccepted and queues the command;
@@ -152,14 +156,48 @@ func (s *Service) runQueued(it queued, tk *ticket) {
 		}
 	}
 	s.table.setStatus(it.id, Processing)
-	if _, err := s.execute(j); err != nil {
+	if err := s.whileRecoverable(func() error { _, err := s.execute(j); return err }); err != nil {
 		s.table.setStatus(it.id, Pending)
 		s.logger.Error("commands: an async command could not be written (the store failed or is closing); it stays pending until the next start", "id", it.id, "err", err)
 	}
 }
 
 func (s *Service) finishFailed(j *job, f *Failure) {
-	if _, err := s.fail(j, f); err != nil {
+	if err := s.whileRecoverable(func() error { _, err := s.fail(j, f); return err }); err != nil {
 		s.logger.Error("commands: cannot record an async command's failure; it stays pending", "id", j.req.ID, "err", err)
+	}
+}
+
+// Waits between tries of an async command the store could not write for
+// a passing reason.
+const (
+	retryFirst = 100 * time.Millisecond
+	retryMax   = 5 * time.Second
+)
+
+// whileRecoverable runs write until it succeeds or fails for good. A
+// failure that wrote nothing and passes by itself (engine.FailedError
+// Recoverable: a full disk until space is freed, a file that could not be
+// opened at a segment roll) is tried again after a wait, keeping the
+// command's place in its aggregate's queue: left pending, it would wait
+// for the next start while later commands on its aggregate overtook it.
+// It returns the last error (the store failed for good, or Close).
+func (s *Service) whileRecoverable(write func() error) error {
+	wait := retryFirst
+	for {
+		err := write()
+		var fe *engine.FailedError
+		if err == nil || !errors.As(err, &fe) || !fe.Recoverable {
+			return err
+		}
+		s.logger.Warn("commands: the store could not take an async command for now; trying again", "in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, retryMax)
 	}
 }

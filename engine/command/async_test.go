@@ -1,9 +1,12 @@
 package command
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,4 +217,58 @@ func (failingUpcaster) Upcast(e *engine.Event, _ []byte) ([]byte, uint32, bool, 
 		return nil, 0, false, errors.New("split of a number")
 	}
 	return nil, 0, false, nil
+}
+
+// recoveringLog refuses AppendMulti with a recoverable failure (nothing
+// written; the store takes appends again by itself) while down is set.
+type recoveringLog struct {
+	*engine.Store
+	down    atomic.Bool
+	refused atomic.Int64
+}
+
+func (l *recoveringLog) AppendMulti(ctx context.Context, parts []engine.StreamAppend) ([]engine.AppendResult, error) {
+	if l.down.Load() {
+		l.refused.Add(1)
+		return nil, &engine.FailedError{Err: syscall.ENOSPC, Recoverable: true}
+	}
+	return l.Store.AppendMulti(ctx, parts)
+}
+
+// An accepted async command the store cannot take for a passing reason (a
+// full disk) is tried again once the store takes appends, in its place:
+// it completes without a restart, and a later command on its aggregate
+// does not overtake it.
+func TestAsyncRetriesRecoverableFailures(t *testing.T) {
+	e := newEnv(t)
+	completed(t, e.submit(createUser("u1", "")))
+	log := &recoveringLog{Store: e.st}
+	e.svc.Close()
+	e.svc = openSvc(t, log, Options{Workers: 2})
+	log.down.Store(true)
+	first, second := updateUser("u1", "a1", `{"n":1}`), updateUser("u1", "a2", `{"n":2}`)
+	first.Async, second.Async = true, true
+	for _, r := range []Request{first, second} {
+		if _, err := e.svc.Submit(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for log.refused.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the command was not tried again while the store refused it")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if o, _ := e.svc.Status("a2"); o.Command.Status.Final() {
+		t.Fatalf("the later command finished while the first waited: %+v", o.Command)
+	}
+	log.down.Store(false)
+	o1, o2 := e.waitFinal("a1"), e.waitFinal("a2")
+	if o1.Command.Status != Completed || o2.Command.Status != Completed {
+		t.Fatalf("after the store recovered: %+v / %+v", o1.Command, o2.Command)
+	}
+	if o1.Result.Version >= o2.Result.Version {
+		t.Fatalf("the later command overtook: versions %d then %d", o1.Result.Version, o2.Result.Version)
+	}
 }

@@ -129,22 +129,43 @@ func refersOutside(sch []byte) bool {
 	if json.Unmarshal(sch, &v) != nil {
 		return false
 	}
+	// Only schema positions count: a "$ref" inside an unknown keyword's
+	// value is plain data, never resolved (the fuzzer found
+	// {"":{"":{"$ref":"/file"}}}, which compiles and loads nothing).
+	one := map[string]bool{"not": true, "items": true, "additionalProperties": true, "additionalItems": true,
+		"contains": true, "propertyNames": true, "if": true, "then": true, "else": true,
+		"unevaluatedProperties": true, "unevaluatedItems": true, "contentSchema": true}
+	many := map[string]bool{"allOf": true, "anyOf": true, "oneOf": true, "prefixItems": true, "items": true}
+	named := map[string]bool{"properties": true, "patternProperties": true, "$defs": true, "definitions": true,
+		"dependentSchemas": true, "dependencies": true}
 	var walk func(any) bool
 	walk = func(v any) bool {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, c := range x {
-				if s, ok := c.(string); ok && k == "$ref" && (strings.HasPrefix(s, "file:") || strings.HasPrefix(s, "/")) {
-					return true
+		x, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		if s, ok := x["$ref"].(string); ok && (strings.HasPrefix(s, "file:") || strings.HasPrefix(s, "/")) {
+			return true
+		}
+		for k, c := range x {
+			switch {
+			case one[k] && walk(c):
+				return true
+			case many[k]:
+				if arr, ok := c.([]any); ok {
+					for _, e := range arr {
+						if walk(e) {
+							return true
+						}
+					}
 				}
-				if walk(c) {
-					return true
-				}
-			}
-		case []any:
-			for _, c := range x {
-				if walk(c) {
-					return true
+			case named[k]:
+				if m, ok := c.(map[string]any); ok {
+					for _, e := range m {
+						if walk(e) {
+							return true
+						}
+					}
 				}
 			}
 		}

@@ -49,6 +49,15 @@ func (osFS) SyncDir(dir string) error {
 	return err
 }
 
+// OpenDir opens dir to fsync it later (DirOpener).
+func (osFS) OpenDir(dir string) (Dir, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil // *os.File's Sync is fsync, as a directory needs
+}
+
 type osFile struct{ f *os.File }
 
 func (f osFile) ReadAt(p []byte, off int64) (int, error)  { return f.f.ReadAt(p, off) }

@@ -19,6 +19,20 @@ type FS interface {
 	SyncDir(dir string) error
 }
 
+// DirOpener is implemented by file systems that can hold a directory open,
+// so that fsyncing it later needs no new file descriptor: a segment roll
+// must not fail because the process ran out of them (EMFILE) after the
+// new segment was renamed into place. FS.SyncDir is the fallback.
+type DirOpener interface {
+	OpenDir(dir string) (Dir, error)
+}
+
+// Dir is an open directory; Sync makes the names in it durable.
+type Dir interface {
+	Sync() error
+	Close() error
+}
+
 // File is an open file. Sync is fdatasync where the platform has it.
 type File interface {
 	io.ReaderAt
