@@ -137,48 +137,14 @@ type plEnv struct {
 	ss    *subsystems
 }
 
-// openSubsystemsFS is openSubsystems (wiring.go) with the derived-data
-// store on fs: the same order and options. Keep the two in step.
-func openSubsystemsFS(store *engine.Store, fs pvfs.FS, dataDir string, snapOpts snapshot.Options, log *slog.Logger) (*subsystems, error) {
-	ss := &subsystems{}
-	var err error
-	if ss.schemas, err = schema.Open(store); err != nil {
-		return nil, fmt.Errorf("loading schemas: %w", err)
-	}
-	store.SetUpcaster(ss.schemas)
-	store.SetValidator(ss.schemas)
-	if ss.reducers, err = reducer.Open(store); err != nil {
-		return nil, fmt.Errorf("loading reducers: %w", err)
-	}
-	if ss.db, err = projection.OpenDBFS(engine.Layout{Dir: dataDir}.Projections(), fs, log); err != nil {
-		return nil, fmt.Errorf("opening the derived-data store: %w", err)
-	}
-	snapOpts.Logger = log
-	if ss.snapshots, err = snapshot.Open(ss.db, store, ss.reducers, ss.schemas, snapOpts); err != nil {
-		_ = ss.close()
-		return nil, fmt.Errorf("starting snapshots: %w", err)
-	}
-	if ss.projections, err = projection.Open(ss.db, store, ss.reducers, projection.Options{Logger: log, FlushEvents: 40, FlushInterval: 2 * time.Millisecond}); err != nil {
-		_ = ss.close()
-		return nil, fmt.Errorf("starting projections: %w", err)
-	}
-	fold := func(ctx context.Context, stream string, to uint64, red reducer.Reducer) (reducer.State, error) {
-		res, err := ss.snapshots.Replay(ctx, stream, to, red, true, nil)
-		return res.State, err
-	}
-	if ss.commands, err = command.Open(store, ss.reducers, command.Options{Logger: log, Fold: fold, Workers: 2}); err != nil {
-		_ = ss.close()
-		return nil, fmt.Errorf("starting commands: %w", err)
-	}
-	return ss, nil
-}
-
 func openPL(lfs vfs.FS, dfs pvfs.FS, snapOpts snapshot.Options) (*plEnv, error) {
 	st, err := engine.Open(plDir, engine.Options{FS: lfs, Fsync: engine.FsyncAlways, SegmentSize: 16 << 10, CheckpointEvery: 150, Logger: quietLog()})
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
-	ss, err := openSubsystemsFS(st, dfs, plDir, snapOpts, quietLog())
+	ss, err := openSubsystemsTuned(st, plDir, snapOpts, quietLog(), tuning{dbFS: dfs,
+		projections: projection.Options{FlushEvents: 40, FlushInterval: 2 * time.Millisecond},
+		commands:    command.Options{Workers: 2}})
 	if err != nil {
 		_ = st.Close()
 		return nil, err

@@ -8,6 +8,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	pvfs "github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/eventd/eventd/engine"
 	"github.com/eventd/eventd/engine/command"
 	"github.com/eventd/eventd/engine/projection"
@@ -33,6 +35,19 @@ type subsystems struct {
 // reducers, snapshots, then projections and commands, which fold with the
 // reducers (commands from snapshots).
 func openSubsystems(store *engine.Store, dataDir string, snapOpts snapshot.Options, log *slog.Logger) (*subsystems, error) {
+	return openSubsystemsTuned(store, dataDir, snapOpts, log, tuning{})
+}
+
+// tuning changes how openSubsystemsTuned opens the subsystems; the zero
+// value is the daemon's. Tests put the derived-data store on an in-memory
+// file system and flush projections more often.
+type tuning struct {
+	dbFS        pvfs.FS            // nil: the operating system's
+	projections projection.Options // Logger is set here
+	commands    command.Options    // Logger and Fold are set here
+}
+
+func openSubsystemsTuned(store *engine.Store, dataDir string, snapOpts snapshot.Options, log *slog.Logger, tn tuning) (*subsystems, error) {
 	ss := &subsystems{}
 	var err error
 	if ss.schemas, err = schema.Open(store); err != nil {
@@ -43,7 +58,7 @@ func openSubsystems(store *engine.Store, dataDir string, snapOpts snapshot.Optio
 	if ss.reducers, err = reducer.Open(store); err != nil {
 		return nil, fmt.Errorf("loading reducers: %w", err)
 	}
-	if ss.db, err = projection.OpenDB(engine.Layout{Dir: dataDir}.Projections(), log); err != nil {
+	if ss.db, err = projection.OpenDBFS(engine.Layout{Dir: dataDir}.Projections(), tn.dbFS, log); err != nil {
 		return nil, fmt.Errorf("opening the derived-data store: %w", err)
 	}
 	snapOpts.Logger = log
@@ -51,15 +66,19 @@ func openSubsystems(store *engine.Store, dataDir string, snapOpts snapshot.Optio
 		_ = ss.close()
 		return nil, fmt.Errorf("starting snapshots: %w", err)
 	}
-	if ss.projections, err = projection.Open(ss.db, store, ss.reducers, projection.Options{Logger: log}); err != nil {
+	popts := tn.projections
+	popts.Logger = log
+	if ss.projections, err = projection.Open(ss.db, store, ss.reducers, popts); err != nil {
 		_ = ss.close()
 		return nil, fmt.Errorf("starting projections: %w", err)
 	}
-	fold := func(ctx context.Context, stream string, to uint64, red reducer.Reducer) (reducer.State, error) {
+	copts := tn.commands
+	copts.Logger = log
+	copts.Fold = func(ctx context.Context, stream string, to uint64, red reducer.Reducer) (reducer.State, error) {
 		res, err := ss.snapshots.Replay(ctx, stream, to, red, true, nil)
 		return res.State, err
 	}
-	if ss.commands, err = command.Open(store, ss.reducers, command.Options{Logger: log, Fold: fold}); err != nil {
+	if ss.commands, err = command.Open(store, ss.reducers, copts); err != nil {
 		_ = ss.close()
 		return nil, fmt.Errorf("starting commands: %w", err)
 	}
