@@ -32,6 +32,7 @@ type accessWriter struct {
 	bytes  int64
 	route  string // the route's pattern, set by accessRoute
 	key    string // the presented key's fingerprint, set by authorize
+	sse    bool   // an SSE subscription (left out of the latency histogram)
 }
 
 func (a *accessWriter) WriteHeader(code int) {
@@ -54,15 +55,12 @@ func (a *accessWriter) Write(b []byte) (int, error) {
 // deadlines for SSE and request bodies).
 func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
-// accessRoute wraps a route's handler so the access log names its pattern
-// (nothing to do when the access log is off).
-func (s *Server) accessRoute(pattern string, h httprouter.Handle) httprouter.Handle {
-	if s.cfg.AccessLog == nil {
-		return h
-	}
+// accessRoute wraps a route's handler so the access log and the request
+// metrics name its pattern.
+func (s *Server) accessRoute(pattern string, sse bool, h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		if a, ok := w.(*accessWriter); ok {
-			a.route = pattern
+			a.route, a.sse = pattern, sse
 		}
 		h(w, r, ps)
 	}

@@ -246,7 +246,7 @@ func isOperatorRoute(r *http.Request) bool {
 	case "/health":
 		return r.Method == http.MethodGet || r.Method == http.MethodHead
 	case "/metrics":
-		return r.Method == http.MethodGet
+		return r.Method == http.MethodGet || r.Method == http.MethodHead
 	}
 	return false
 }

@@ -103,7 +103,7 @@ func (e *testEnv) do(method, path string, body any, hdr ...string) *reply {
 	}
 	checkAnswer(e.t, req, res.StatusCode, res.Header, b)
 	r := &reply{status: res.StatusCode, header: res.Header, body: b}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") && method != http.MethodHead {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber()
 		if err := dec.Decode(&r.v); err != nil {

@@ -37,6 +37,9 @@ type Metrics struct {
 	connsRefused   *prometheus.CounterVec
 	connsReclaimed prometheus.Counter
 
+	// Requests by route and status (httpmetrics.go).
+	http httpMetrics
+
 	mu    sync.Mutex
 	store Store
 }
@@ -45,7 +48,7 @@ var _ engine.Observer = (*Metrics)(nil)
 
 // NewMetrics creates the metrics and their registry.
 func NewMetrics() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{reg: prometheus.NewRegistry(), http: newHTTPMetrics()}
 	m.appends = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_appends_total", Help: "Append calls written (a batch append counts once)."})
 	m.events = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_events_written_total", Help: "Events written."})
 	m.bytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "eventd_bytes_written_total", Help: "Bytes written to the log."})
@@ -90,6 +93,7 @@ func NewMetrics() *Metrics {
 		m.subsDropped, m.sseHeldBytes, m.sseLimitBytes, m.sseBudgetWaits,
 		m.conns, m.connsMax, m.connsRefused, m.connsReclaimed,
 		statsCollector{m}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.http.collectors()...)
 	return m
 }
 
@@ -134,7 +138,7 @@ var (
 	descDataBytes   = prometheus.NewDesc("eventd_log_bytes", "Bytes of log on disk.", nil, nil)
 	descIndexBytes  = prometheus.NewDesc("eventd_index_memory_bytes", "Estimated RAM used by the index.", nil, nil)
 	descSubscribers = prometheus.NewDesc("eventd_subscribers", "Open subscriptions (SSE and internal).", nil, nil)
-	descFsyncPolicy = prometheus.NewDesc("eventd_fsync_policy", "The fsync policy in force (value 1).", []string{"policy"}, nil)
+	descFsyncPolicy = prometheus.NewDesc("eventd_fsync_policy_info", "The fsync policy in force (--fsync), as the label policy; value 1.", []string{"policy"}, nil)
 	descHealthy     = prometheus.NewDesc("eventd_healthy", "1 when the store has no sticky failure and no corruption found.", nil, nil)
 )
 

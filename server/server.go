@@ -78,6 +78,11 @@ type Config struct {
 	SSEWriteTimeout time.Duration // drop an SSE subscriber whose write blocks this long; default 30 s
 	SSEMemory       int64         // bytes all SSE subscribers may hold at once; default 256 MiB
 	AccessLog       *slog.Logger  // one line per request (accesslog.go); nil: off
+
+	// CORSOrigins are the origins browser apps may call the API from
+	// (cors.go; ParseCORSOrigins reads the flag); "*" alone: any. Empty:
+	// no CORS headers.
+	CORSOrigins []string
 }
 
 func (c Config) withDefaults() Config {
@@ -132,6 +137,8 @@ type Server struct {
 	closeStreams context.CancelFunc
 	// sseMem bounds the memory of all SSE subscribers (sse_budget.go).
 	sseMem *byteBudget
+	// cors is the origins allowed (cors.go); nil: CORS off.
+	cors *cors
 }
 
 // route is one entry of the routing table (also checked against the
@@ -149,6 +156,7 @@ func New(store Store, cfg Config) *Server {
 	s := &Server{store: store, cfg: cfg, log: cfg.Logger, started: time.Now(), metrics: cfg.Metrics, reducers: cfg.Reducers}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.sseMem = newByteBudget(cfg.SSEMemory, s.metrics)
+	s.cors = newCORS(cfg.CORSOrigins)
 	s.metrics.bind(store)
 	if cfg.Projections != nil {
 		s.registerProjectionMetrics()
@@ -158,7 +166,10 @@ func New(store Store, cfg Config) *Server {
 	r := httprouter.New()
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.HandleOPTIONS = false
+	// OPTIONS on a routed path: 204 with Allow, and a CORS preflight's
+	// headers (cors.go). No key needed: browsers send preflights without.
+	r.HandleOPTIONS = true
+	r.GlobalOPTIONS = http.HandlerFunc(s.handlePreflight)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, errf(http.StatusNotFound, codeNotFound, "no such endpoint: "+req.Method+" "+req.URL.Path))
 	})
@@ -169,16 +180,13 @@ func New(store Store, cfg Config) *Server {
 		s.log.Error("panic serving request", "method", req.Method, "path", req.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		writeError(w, errf(http.StatusInternalServerError, codeInternal, "internal error"))
 	}
-	for _, rt := range s.routes() {
+	for _, rt := range s.withHEAD(s.routes()) {
 		h := rt.h
 		if cfg.Auth != nil && rt.role != RoleNone {
 			h = s.authorize(rt.role, rt.sse, h)
 		}
-		h = s.accessRoute(rt.path, h)
+		h = s.accessRoute(rt.path, rt.sse, h)
 		r.Handle(rt.method, rt.path, h)
-		if rt.path == "/health" {
-			r.Handle(http.MethodHead, rt.path, h) // health checkers that use HEAD
-		}
 	}
 	s.router = r
 	return s
@@ -209,13 +217,33 @@ func (s *Server) routes() []route {
 	return rs
 }
 
+// withHEAD adds a HEAD route for every GET route that has none (RFC 9110:
+// the GET handler runs, net/http sends its headers and drops the body; an
+// SSE route answers HEAD without subscribing).
+func (s *Server) withHEAD(rs []route) []route {
+	have := map[string]bool{}
+	for _, rt := range rs {
+		if rt.method == http.MethodHead {
+			have[rt.path] = true
+		}
+	}
+	out := rs
+	for _, rt := range rs {
+		if rt.method == http.MethodGet && !have[rt.path] {
+			rt.method = http.MethodHead
+			out = append(out, rt)
+		}
+	}
+	return out
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.AccessLog != nil { // accesslog.go
-		a := &accessWriter{ResponseWriter: w}
-		defer s.logAccess(a, r, time.Now())
-		w = a
-	}
+	// The access log and the request metrics (accesslog.go, httpmetrics.go).
+	a := &accessWriter{ResponseWriter: w}
+	defer s.finishRequest(a, r, time.Now())
+	w = a
+	s.setCORS(w.Header(), r)
 	// The router matches the decoded path: an encoded slash would move a
 	// part of a stream id into another path segment ("a%2Fevents" is not
 	// stream "a"). No id may contain '/', so such a path is refused.
@@ -224,6 +252,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.router.ServeHTTP(w, r)
+}
+
+// finishRequest counts and logs a request once it is answered.
+func (s *Server) finishRequest(a *accessWriter, r *http.Request, start time.Time) {
+	s.metrics.observeRequest(r, a, start)
+	if s.cfg.AccessLog != nil {
+		s.logAccess(a, r, start)
+	}
 }
 
 // CloseStreams ends every open SSE subscription (and refuses new ones); call

@@ -21,6 +21,13 @@ import (
 //	event: <eventType>
 //	data: <Event JSON on one line>
 //
+// or, with ?messages=plain, the same without the event: line: browsers
+// dispatch a named message only to listeners of that name (onmessage gets
+// nothing, and a type called "error" fires onerror), so a browser app that
+// wants every event in onmessage asks for plain messages and reads the type
+// from the data's eventType. The server's own end-of-subscription message
+// is "event: error" in both forms.
+//
 // and a comment line (": heartbeat") goes out every Config.Heartbeat while
 // nothing else does. The engine's Subscription reads from disk whenever the
 // client falls behind, so a slow consumer is fed from disk, never from a
@@ -89,6 +96,11 @@ func (s *Server) handleSubscribeAll(w http.ResponseWriter, r *http.Request, _ ht
 		writeError(w, e)
 		return
 	}
+	plain, e := messagesPlain(q)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
 	last, lastSet, e := lastEventID(r)
 	if e != nil {
 		writeError(w, e)
@@ -100,7 +112,7 @@ func (s *Server) handleSubscribeAll(w http.ResponseWriter, r *http.Request, _ ht
 	case !fromSet:
 		from = s.store.Head() // no start point: live from the head
 	}
-	s.serveSubscription(w, r, func() *engine.Subscription {
+	s.serveSubscription(w, r, plain, func() *engine.Subscription {
 		if !upcast {
 			return s.store.Stored().Subscribe(from, f)
 		}
@@ -130,6 +142,11 @@ func (s *Server) handleSubscribeStream(w http.ResponseWriter, r *http.Request, p
 		writeError(w, e)
 		return
 	}
+	plain, e := messagesPlain(q)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
 	last, lastSet, e := lastEventID(r)
 	if e != nil {
 		writeError(w, e)
@@ -142,7 +159,7 @@ func (s *Server) handleSubscribeStream(w http.ResponseWriter, r *http.Request, p
 	case !fromSet:
 		fromPos = s.store.Head()
 	}
-	s.serveSubscription(w, r, func() *engine.Subscription {
+	s.serveSubscription(w, r, plain, func() *engine.Subscription {
 		if !upcast {
 			return s.store.Stored().SubscribeStream(id, fromVersion, fromPos)
 		}
@@ -150,9 +167,30 @@ func (s *Server) handleSubscribeStream(w http.ResponseWriter, r *http.Request, p
 	})
 }
 
-func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, open func() *engine.Subscription) {
+// messagesPlain reads ?messages=: typed (the default: an event: line with
+// the event's type) or plain (no event: line).
+func messagesPlain(q query) (bool, *apiError) {
+	v, ok, e := q.get("messages")
+	if e != nil || !ok {
+		return false, e
+	}
+	switch v {
+	case "typed":
+		return false, nil
+	case "plain":
+		return true, nil
+	}
+	return false, badRequest("query parameter messages=" + quoteShort(v) + ": want typed or plain")
+}
+
+func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, plain bool, open func() *engine.Subscription) {
 	if s.streams.Err() != nil {
 		writeError(w, errf(http.StatusServiceUnavailable, codeUnavailable, "the server is shutting down"))
+		return
+	}
+	if r.Method == http.MethodHead { // the headers of the stream, no subscription
+		setSSEHeaders(w.Header())
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
@@ -163,12 +201,9 @@ func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, open 
 	sub := open()
 	defer sub.Close()
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	setSSEHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
-	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.cfg.SSEWriteTimeout}
+	sw := &sseWriter{w: w, rc: http.NewResponseController(w), timeout: s.cfg.SSEWriteTimeout, plain: plain}
 	defer func() {
 		// (A failed write also cancels the request's context: test the error.)
 		if sw.err != nil && isTimeout(sw.err) {
@@ -226,6 +261,12 @@ func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, open 
 	}
 }
 
+func setSSEHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+}
+
 // heldBytes is what a read's events cost against the SSE budget: the
 // events and the render buffer (under 2×sseFlushAt: see appendRaw).
 func heldBytes(evs []engine.Event) int64 {
@@ -276,6 +317,7 @@ type sseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	plain   bool // ?messages=plain: no event: line
 	err     error
 }
 
@@ -328,8 +370,10 @@ func (sw *sseWriter) sendEvents(evs []engine.Event) bool {
 func (sw *sseWriter) appendMessage(b []byte, e *engine.Event) []byte {
 	b = append(b, "id: "...)
 	b = appendUint(b, e.Position)
-	b = append(b, "\nevent: "...)
-	b = append(b, e.Type...)
+	if !sw.plain {
+		b = append(b, "\nevent: "...)
+		b = append(b, e.Type...)
+	}
 	b = append(b, "\ndata: "...)
 	data, meta := e.Data, e.Metadata
 	// Stored JSON with line breaks is compacted onto the one line (both

@@ -125,7 +125,7 @@ export async function render({ el, query, signal, setQuery }) {
       rateNow.textContent = last ? fmtRate(last.values[0]) : '—';
       meanNow.textContent = lastLat && lastLat.values[0] !== null ? fmtMs(lastLat.values[0]) : '—';
       p99Now.textContent = lastLat && lastLat.values[1] !== null ? fmtMs(lastLat.values[1]) : '—';
-      const policy = (m.get('eventd_fsync_policy') || [])[0];
+      const policy = (m.get('eventd_fsync_policy_info') || [])[0];
       store.replaceChildren(
         card('Segments', num(prom.value(m, 'eventd_segments'))),
         card('Log on disk', bytes(prom.value(m, 'eventd_log_bytes'))),

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// CORS (Config.CORSOrigins, --cors-origins): browser apps served from
+// another origin may call the API when their origin is listed (or the list
+// is "*"). An allowed origin is echoed in Access-Control-Allow-Origin, with
+// Vary: Origin; a preflight (OPTIONS with Access-Control-Request-Method) is
+// answered 204 with the route's methods, the request headers the API reads
+// and a Max-Age. A request from an origin not listed gets no CORS headers
+// (the browser then keeps the answer from the page). The API's auth is a
+// bearer key, never a cookie, so credentials are not allowed.
+
+// corsAllowHeaders are the request headers the API reads (beyond the
+// CORS-safelisted ones).
+const corsAllowHeaders = "Authorization, Content-Type, Last-Event-ID, Prefer"
+
+// corsExposeHeaders are the answer headers a client may need to read:
+// Location (an async command's status), ETag (console files),
+// Retry-After (503), Preference-Applied (Prefer: respond-async),
+// WWW-Authenticate (401), Allow (405) and X-Accel-Buffering (SSE).
+const corsExposeHeaders = "Location, ETag, Retry-After, Preference-Applied, WWW-Authenticate, Allow, X-Accel-Buffering"
+
+// corsMaxAge is how long (seconds) a browser may cache a preflight's answer.
+const corsMaxAge = "600"
+
+// cors is the allowed origins; nil: CORS off.
+type cors struct {
+	any     bool
+	origins map[string]bool
+}
+
+// ParseCORSOrigins reads the --cors-origins list: empty (CORS off), "*",
+// or origins separated by commas, each scheme://host[:port] with no path,
+// as a browser sends it in Origin.
+func ParseCORSOrigins(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	if s == "*" {
+		return []string{"*"}, nil
+	}
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "*" {
+			return nil, errors.New(`"*" allows every origin: give it alone`)
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.HasSuffix(o, "/") {
+			return nil, errors.New("origin " + quoteShort(o) + ": want scheme://host[:port] (http or https, no path), e.g. https://app.example.com")
+		}
+		out = append(out, strings.ToLower(o))
+	}
+	return out, nil
+}
+
+func newCORS(origins []string) *cors {
+	if len(origins) == 0 {
+		return nil
+	}
+	c := &cors{origins: map[string]bool{}}
+	for _, o := range origins {
+		if o == "*" {
+			c.any = true
+		}
+		c.origins[strings.ToLower(o)] = true
+	}
+	return c
+}
+
+func (c *cors) allowed(origin string) bool {
+	return c != nil && origin != "" && (c.any || c.origins[strings.ToLower(origin)])
+}
+
+// setCORS sets the headers of an actual request's answer (preflights add
+// theirs in handlePreflight).
+func (s *Server) setCORS(h http.Header, r *http.Request) {
+	if s.cors == nil {
+		return
+	}
+	h.Add("Vary", "Origin") // the answer depends on it, allowed or not
+	origin := r.Header.Get("Origin")
+	if !s.cors.allowed(origin) {
+		return
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+}
+
+// handlePreflight answers OPTIONS on a routed path (the router has set
+// Allow): 204, and for a CORS preflight from an allowed origin the
+// methods, headers and max age.
+func (s *Server) handlePreflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	if s.cors.allowed(r.Header.Get("Origin")) && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.Set("Access-Control-Allow-Methods", h.Get("Allow"))
+		h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+		h.Set("Access-Control-Max-Age", corsMaxAge)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
