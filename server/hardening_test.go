@@ -18,9 +18,9 @@ import (
 	"time"
 )
 
-// sendUnchecked is e.do for answers openapi.json does not describe yet
-// (415): it skips checkAnswer.
-func (e *testEnv) sendUnchecked(method, path string, body []byte, hdr ...string) *reply {
+// sendBytes is e.do for a body of raw bytes, whatever its answer's
+// content type (checked against openapi.json all the same).
+func (e *testEnv) sendBytes(method, path string, body []byte, hdr ...string) *reply {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.ts.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -35,6 +35,7 @@ func (e *testEnv) sendUnchecked(method, path string, body []byte, hdr ...string)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	checkAnswer(e.t, req, res.StatusCode, res.Header, b)
 	r := &reply{status: res.StatusCode, header: res.Header, body: b}
 	if err := json.Unmarshal(b, &r.v); err != nil {
 		e.t.Fatalf("%s %s: %v: %s", method, path, err, b)
@@ -125,7 +126,7 @@ func TestContentEncoding(t *testing.T) {
 		{"POST", "/api/events/enc-1/replay", "gzip", []byte(`{}`)},
 		{"PUT", "/api/reducers/enc", "gzip", []byte(`{"handlers":{"T":{"op":"merge"}}}`)},
 	} {
-		r := e.sendUnchecked(tc.method, tc.path, tc.body, "Content-Encoding", tc.enc)
+		r := e.sendBytes(tc.method, tc.path, tc.body, "Content-Encoding", tc.enc)
 		r.fail(t, http.StatusUnsupportedMediaType, codeBadRequest)
 		if got := r.header.Get("Accept-Encoding"); got != "identity" {
 			t.Errorf("%s %s: Accept-Encoding %q", tc.path, tc.enc, got)
@@ -273,8 +274,9 @@ func getOnce(t *testing.T, url string) (code int, h http.Header, closed bool) {
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	io.Copy(io.Discard, res.Body)
+	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
+	checkAnswer(t, res.Request, res.StatusCode, res.Header, b) // the 503 too
 	return res.StatusCode, res.Header, res.Close
 }
 
