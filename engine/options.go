@@ -15,7 +15,7 @@ type Options struct {
 	FsyncInterval   time.Duration // for FsyncInterval; default 10ms
 	SegmentSize     int64         // default 256 MiB
 	MaxBatchBytes   int           // a group-commit batch is cut at this many bytes; default 4 MiB
-	MaxBatchEvents  int           // … or this many events; default 10,000 (≥ one append's events)
+	MaxBatchEvents  int           // … or this many events; default 10,000 (an append holding more is a batch of its own)
 	MaxEventSize    int           // data+metadata bytes of one event; default 1 MiB
 	DedupeWindow    time.Duration // how long client event ids are remembered; default 10m
 	VerifyFull      bool          // check every sealed segment before opening (--verify-on-start=full)

@@ -128,7 +128,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.fsyncInterval, "fsync-interval", "fsync period for --fsync=interval")
 	fs.Var(&f.segmentSize, "segment-size", "segment file size before rolling to a new one")
 	fs.Var(&f.maxBatchBytes, "max-batch-bytes", "a group-commit batch is cut at this many bytes")
-	fs.IntVar(&f.maxBatchEvents, "max-batch-events", f.maxBatchEvents, "a group-commit batch is cut at this many events (≥ 10000)")
+	fs.IntVar(&f.maxBatchEvents, "max-batch-events", f.maxBatchEvents, "a group-commit batch is cut at this many events (≥ 1; an append holding more is written as a batch of its own)")
 	fs.Var(&f.dedupeWindow, "dedupe-window", "how long client event ids are remembered for idempotency")
 	fs.Var(&f.maxEventSize, "max-event-size", "largest eventData+metadata of one event (413 above)")
 	fs.Var(&f.verifyOnStart, "verify-on-start", "tail: recover the tail, scrub sealed segments in the background; full: check every segment before serving")

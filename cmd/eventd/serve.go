@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,6 +44,7 @@ func runServe(args []string, stderr io.Writer) int {
 	fs.Var(&sseWriteTimeout, "sse-write-timeout", "drop an SSE subscriber that accepts no bytes for this long (it reconnects with Last-Event-ID)")
 	sseMemory := byteSize(256 << 20)
 	fs.Var(&sseMemory, "sse-memory", "memory all SSE subscribers may hold at once (events read, not yet written); past it they wait")
+	corsOrigins := fs.String("cors-origins", "", "origins browser apps may call the API from: a comma list of scheme://host[:port], or * for any; empty: no CORS headers (same-origin only)")
 	accessLog := fs.String("access-log", "off", "access log: off, stderr, or a file to append to; one line per request (method, route pattern, status, duration, bytes, key fingerprint, remote address), never paths, keys or bodies")
 	fs.Usage = usageWithEnv(fs, "Usage: eventd [serve] [flags]\n\nRuns the daemon: the REST API of docs/api.md over the store in --data-dir.")
 	if err := parseFlags(fs, args); err != nil {
@@ -66,6 +68,37 @@ func runServe(args []string, stderr io.Writer) int {
 	if *maxConns < 0 {
 		fmt.Fprintln(stderr, "eventd: --max-connections must be ≥ 0 (0: automatic)")
 		return 2
+	}
+	origins, err := server.ParseCORSOrigins(*corsOrigins)
+	if err != nil {
+		fmt.Fprintln(stderr, "eventd: --cors-origins:", err)
+		return 2
+	}
+	var tlsConf *tls.Config
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			fmt.Fprintln(stderr, "eventd: --tls-cert/--tls-key:", err)
+			return 2
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	// The listeners are bound before anything touches the disk: a bad
+	// address or a port in use stops the start (exit 2) with no data dir
+	// created.
+	tcp, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "eventd: --listen:", err)
+		return 2
+	}
+	defer tcp.Close() // (Serve closes it too; a second Close is harmless)
+	var pl net.Listener
+	if *pprofAddr != "" {
+		if pl, err = net.Listen("tcp", *pprofAddr); err != nil {
+			fmt.Fprintln(stderr, "eventd: --pprof:", err)
+			return 2
+		}
+		defer pl.Close()
 	}
 	log := sf.logger(stderr)
 	slog.SetDefault(log)
@@ -122,6 +155,7 @@ func runServe(args []string, stderr io.Writer) int {
 		SSEWriteTimeout: time.Duration(sseWriteTimeout),
 		SSEMemory:       int64(sseMemory),
 		AccessLog:       access,
+		CORSOrigins:     origins,
 	})
 	conns, reserve := connectionCap(*maxConns, nofile, store.Stats().Segments)
 	fdAttrs := []any{"limit", nofile, "maxConnections", conns, "reservedForStore", reserve}
@@ -132,12 +166,6 @@ func runServe(args []string, stderr io.Writer) int {
 	if avail := int64(min(nofile, 1<<30)) - int64(reserve); nofile > 0 && int64(conns) > avail {
 		log.Warn("--max-connections leaves too few file descriptors for the store: raise the hard RLIMIT_NOFILE or lower it", "maxConnections", conns, "limit", nofile, "reservedForStore", reserve)
 	}
-	tcp, err := net.Listen("tcp", *listen)
-	if err != nil {
-		log.Error("cannot listen", "addr", *listen, "err", err)
-		_ = closeAll()
-		return 1
-	}
 	ln := server.LimitListener(tcp, conns, server.LimitOptions{Logger: log, AccessLog: access, Metrics: metrics})
 	hs := &http.Server{
 		Handler:           ln.Handler(api),
@@ -147,11 +175,12 @@ func runServe(args []string, stderr io.Writer) int {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		TLSConfig:         tlsConf,
 	}
 	errc := make(chan error, 2)
 	go func() {
 		if *tlsCert != "" {
-			errc <- hs.ServeTLS(ln, *tlsCert, *tlsKey)
+			errc <- hs.ServeTLS(ln, "", "") // the pair loaded above
 		} else {
 			errc <- hs.Serve(ln)
 		}
@@ -163,20 +192,13 @@ func runServe(args []string, stderr io.Writer) int {
 	log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "auth", keys != nil)
 
 	var ps *http.Server
-	if *pprofAddr != "" {
+	if pl != nil {
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		pl, err := net.Listen("tcp", *pprofAddr)
-		if err != nil {
-			log.Error("cannot listen for pprof", "addr", *pprofAddr, "err", err)
-			_ = hs.Close()
-			_ = closeAll()
-			return 1
-		}
 		ps = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = ps.Serve(pl) }()
 		log.Info("pprof listening", "addr", pl.Addr().String())
