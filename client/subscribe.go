@@ -46,6 +46,11 @@ type SubscribeOptions struct {
 	ExcludeSystem bool
 	// Raw delivers events as stored, without upcasting (upcast=false).
 	Raw bool
+	// PlainMessages asks the daemon for plain messages (messages=plain:
+	// no event: line, the type only in the event's data). The client reads
+	// both forms alike; this is for proxies or tools that route on
+	// event names.
+	PlainMessages bool
 	ReconnectOptions
 }
 
@@ -58,6 +63,11 @@ type StreamSubscribeOptions struct {
 	Live bool
 	// Raw delivers events as stored, without upcasting (upcast=false).
 	Raw bool
+	// PlainMessages asks the daemon for plain messages (messages=plain:
+	// no event: line, the type only in the event's data). The client reads
+	// both forms alike; this is for proxies or tools that route on
+	// event names.
+	PlainMessages bool
 	ReconnectOptions
 }
 
@@ -114,6 +124,9 @@ func (c *Client) Subscribe(ctx context.Context, opts SubscribeOptions) (*Subscri
 	if opts.Raw {
 		q.Set("upcast", "false")
 	}
+	if opts.PlainMessages {
+		q.Set("messages", "plain")
+	}
 	s := c.newSubscription(ctx, "/api/subscribe", q, opts.ReconnectOptions)
 	from := opts.FromPosition
 	if opts.Live {
@@ -139,6 +152,9 @@ func (c *Client) SubscribeStream(ctx context.Context, streamID string, opts Stre
 	q := url.Values{}
 	if opts.Raw {
 		q.Set("upcast", "false")
+	}
+	if opts.PlainMessages {
+		q.Set("messages", "plain")
 	}
 	s := c.newSubscription(ctx, "/api/streams/"+escape(streamID)+"/subscribe", q, opts.ReconnectOptions)
 	s.stream, s.fromVer = true, opts.FromVersion

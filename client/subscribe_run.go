@@ -180,7 +180,11 @@ func (s *Subscription) consume(cn *conn) (delivered int, err error, fatal bool) 
 			}
 			return delivered, err, false
 		}
-		if m.event == "error" && !m.hasID { // the daemon's message before it ends
+		// The event's type is read from its data, never from the event:
+		// name, so typed and plain (messages=plain) messages are alike.
+		// The daemon's own message before it ends is "event: error" with
+		// no id (an event always has one, even one whose type is "error").
+		if m.event == "error" && !m.hasID {
 			var msg string
 			if json.Unmarshal(m.data, &msg) != nil {
 				msg = string(m.data)
