@@ -83,3 +83,26 @@ func TestHEADOnEveryGETRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestHEADNeedsTheGETsKey: HEAD is authorized like the GET it mirrors.
+func TestHEADNeedsTheGETsKey(t *testing.T) {
+	keys, err := ParseKeys(strings.NewReader("r-key read\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, Config{Auth: keys})
+	for _, p := range []string{"/api/streams", "/metrics", "/api/subscribe"} {
+		if r := e.do("HEAD", p, nil); r.status != 401 || r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("HEAD %s without a key: %d %v", p, r.status, r.header)
+		}
+		if r := e.do("HEAD", p, nil, "Authorization", "Bearer r-key"); r.status != 200 {
+			t.Errorf("HEAD %s with a read key: %d", p, r.status)
+		}
+	}
+	if r := e.do("HEAD", "/api/subscribe?access_token=r-key", nil); r.status != 200 || r.header.Get("Content-Type") != "text/event-stream" {
+		t.Errorf("HEAD /api/subscribe?access_token=: %d %q", r.status, r.header.Get("Content-Type"))
+	}
+	if r := e.do("HEAD", "/health", nil); r.status != 200 {
+		t.Errorf("HEAD /health without a key: %d", r.status)
+	}
+}
