@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,11 +24,25 @@ const routeUnmatched = "unmatched"
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	seconds  *prometheus.HistogramVec
+	// series caches each label set's counter and histogram (the vectors'
+	// lookups hash the labels on every call).
+	series *sync.Map // seriesKey → *requestSeries
+}
+
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+type requestSeries struct {
+	requests prometheus.Counter
+	seconds  prometheus.Observer
 }
 
 func newHTTPMetrics() httpMetrics {
 	labels := []string{"method", "route", "status"}
 	return httpMetrics{
+		series: &sync.Map{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eventd_http_requests_total",
 			Help: "HTTP requests answered, by method, route pattern and status (SSE subscriptions when they end).",
@@ -60,9 +75,18 @@ func (m *Metrics) observeRequest(r *http.Request, a *accessWriter, start time.Ti
 	default:
 		method = "other" // a client's made-up method is not a label value
 	}
-	code := strconv.Itoa(status)
-	m.http.requests.WithLabelValues(method, route, code).Inc()
+	k := seriesKey{method, route, status}
+	v, ok := m.http.series.Load(k)
+	if !ok {
+		code := strconv.Itoa(status)
+		v, _ = m.http.series.LoadOrStore(k, &requestSeries{
+			requests: m.http.requests.WithLabelValues(method, route, code),
+			seconds:  m.http.seconds.WithLabelValues(method, route, code),
+		})
+	}
+	rs := v.(*requestSeries)
+	rs.requests.Inc()
 	if !a.sse {
-		m.http.seconds.WithLabelValues(method, route, code).Observe(time.Since(start).Seconds())
+		rs.seconds.Observe(time.Since(start).Seconds())
 	}
 }
