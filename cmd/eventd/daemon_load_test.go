@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -36,15 +35,7 @@ type proc struct {
 // process is killed at the end of the test whatever happens.
 func launch(t *testing.T, dir string, wait bool, extra ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
-	args := append([]string{"serve", "--data-dir", dir, "--listen", addr}, extra...)
-	cmd := exec.Command(binary(t), args...)
-	out := &syncBuf{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), "EVENTD_LOG_LEVEL=warn")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, addr, out := spawn(t, dir, extra)
 	p := &proc{cmd: cmd, addr: addr, out: out, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.kill() })

@@ -143,17 +143,25 @@ func (b *syncBuf) Write(p []byte) (int, error) {
 	return b.Buffer.Write(p)
 }
 
-func startDaemon(t *testing.T, dir string, extra ...string) *daemon {
+// spawn starts `eventd serve` on dir and a free local port, its output
+// (warnings and up) in out.
+func spawn(t *testing.T, dir string, extra []string) (cmd *exec.Cmd, addr string, out *syncBuf) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr = freeAddr(t)
 	args := append([]string{"serve", "--data-dir", dir, "--listen", addr}, extra...)
-	cmd := exec.Command(binary(t), args...)
-	out := &syncBuf{}
+	cmd = exec.Command(binary(t), args...)
+	out = &syncBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = append(os.Environ(), "EVENTD_LOG_LEVEL=warn")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, addr, out
+}
+
+func startDaemon(t *testing.T, dir string, extra ...string) *daemon {
+	t.Helper()
+	cmd, addr, out := spawn(t, dir, extra)
 	d := &daemon{cmd: cmd, addr: addr, out: &out.Buffer, done: make(chan error, 1)}
 	go func() { d.done <- cmd.Wait() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
