@@ -25,6 +25,7 @@ import (
 type proc struct {
 	cmd  *exec.Cmd
 	addr string
+	dir  string // its data dir
 	out  *syncBuf
 	done chan struct{} // closed when it has exited
 	err  error         // its exit, once done is closed
@@ -36,7 +37,7 @@ type proc struct {
 func launch(t *testing.T, dir string, wait bool, extra ...string) *proc {
 	t.Helper()
 	cmd, addr, out := spawn(t, dir, extra)
-	p := &proc{cmd: cmd, addr: addr, out: out, done: make(chan struct{})}
+	p := &proc{cmd: cmd, addr: addr, dir: dir, out: out, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.kill() })
 	if !wait {

@@ -43,6 +43,7 @@ type soakSample struct {
 	at                    time.Duration
 	rss, index            int64 // bytes: VmRSS, and the index's estimate (grows with the events, by design)
 	goroutines, fds, head int64
+	dataFiles             int64 // descriptors of files under the data dir (not counted in fds)
 	p99                   map[string]time.Duration // per kind of request, this interval
 	n                     map[string]int
 }
@@ -72,11 +73,15 @@ func (l *latencies) take() (p99 map[string]time.Duration, n map[string]int) {
 	return p99, n
 }
 
-// procStatus reads VmRSS (bytes) and the number of open descriptors of pid.
-func procStatus(pid int) (rss, fds int64, err error) {
+// procStatus reads VmRSS (bytes) and the open descriptors of pid: fds
+// counts those that are not files under dataDir (sockets, pipes, anything
+// that can leak), data those that are (segments, and pebble's tables and
+// logs: they grow with the data, one segment per --segment-size, pebble's
+// table cache as its read models grow).
+func procStatus(pid int, dataDir string) (rss, fds, data int64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
@@ -84,11 +89,20 @@ func procStatus(pid int) (rss, fds int64, err error) {
 			rss = kb << 10
 		}
 	}
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(fdDir)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return rss, int64(len(ents)), nil
+	for _, e := range ents {
+		target, err := os.Readlink(filepath.Join(fdDir, e.Name()))
+		if err == nil && dataDir != "" && strings.HasPrefix(target, dataDir+string(filepath.Separator)) {
+			data++
+		} else {
+			fds++
+		}
+	}
+	return rss, fds, data, nil
 }
 
 // metricValues reads unlabelled gauges from /metrics.
@@ -120,7 +134,7 @@ func metricValues(a *api, names ...string) (map[string]int64, error) {
 }
 
 func (p *proc) sample(a *api) (soakSample, error) {
-	rss, fds, err := procStatus(p.cmd.Process.Pid)
+	rss, fds, data, err := procStatus(p.cmd.Process.Pid, p.dir)
 	if err != nil {
 		return soakSample{}, err
 	}
@@ -128,7 +142,7 @@ func (p *proc) sample(a *api) (soakSample, error) {
 	if err != nil {
 		return soakSample{}, err
 	}
-	return soakSample{rss: rss, fds: fds, goroutines: m["go_goroutines"], index: m["eventd_index_memory_bytes"], head: m["eventd_head_position"]}, nil
+	return soakSample{rss: rss, fds: fds, dataFiles: data, goroutines: m["go_goroutines"], index: m["eventd_index_memory_bytes"], head: m["eventd_head_position"]}, nil
 }
 
 // raiseNoFile lifts the soft open-file limit to the hard one (the daemon,
@@ -307,8 +321,8 @@ func TestSoak(t *testing.T) {
 		s.at = time.Since(started).Round(time.Second)
 		s.p99, s.n = lat.take()
 		samples = append(samples, s)
-		t.Logf("%6v  rss %4d MiB (index %3d MiB)  goroutines %4d  fds %3d  head %8d  p99 append %6v batch %6v command %6v query %6v replay %6v  (%d appends)",
-			s.at, s.rss>>20, s.index>>20, s.goroutines, s.fds, s.head, s.p99["append"].Round(10*time.Microsecond), s.p99["batch"].Round(10*time.Microsecond),
+		t.Logf("%6v  rss %4d MiB (index %3d MiB)  goroutines %4d  fds %3d (+%d data files)  head %8d  p99 append %6v batch %6v command %6v query %6v replay %6v  (%d appends)",
+			s.at, s.rss>>20, s.index>>20, s.goroutines, s.fds, s.dataFiles, s.head, s.p99["append"].Round(10*time.Microsecond), s.p99["batch"].Round(10*time.Microsecond),
 			s.p99["command"].Round(10*time.Microsecond), s.p99["query"].Round(10*time.Microsecond), s.p99["replay"].Round(10*time.Microsecond), s.n["append"])
 	}
 	cancel()
@@ -352,13 +366,13 @@ func TestSoak(t *testing.T) {
 		t.Errorf("goroutines grew under a steady load: %d after warm-up, up to %d", warm.goroutines, g)
 	}
 	if f := maxOf(func(s soakSample) int64 { return s.fds }); f > warm.fds+max(24, warm.fds/4) {
-		t.Errorf("open files grew under a steady load: %d after warm-up, up to %d", warm.fds, f)
+		t.Errorf("open descriptors (not data files) grew under a steady load: %d after warm-up, up to %d", warm.fds, f)
 	}
 	if after.goroutines > idle.goroutines+10 {
 		t.Errorf("goroutines after the load: %d, before it %d (a leak)", after.goroutines, idle.goroutines)
 	}
 	if after.fds > idle.fds+8 {
-		t.Errorf("open files after the load: %d, before it %d (a leak)", after.fds, idle.fds)
+		t.Errorf("open descriptors (not data files) after the load: %d, before it %d (a leak)", after.fds, idle.fds)
 	}
 	for _, kind := range []string{"append", "command", "query"} {
 		p1 := med(first, func(s soakSample) int64 { return int64(s.p99[kind]) })
@@ -371,9 +385,9 @@ func TestSoak(t *testing.T) {
 		t.Error("the subscribers received nothing")
 	}
 	last := samples[len(samples)-1]
-	t.Logf("soak %v, %d samples every %v: RSS %d → %d MiB (index %d → %d MiB), goroutines %d → %d (idle %d before, %d after), fds %d → %d (idle %d, after %d), head %d, p99 append %v → %v, command %v → %v, query %v → %v; %d events to 4 live subscribers",
+	t.Logf("soak %v, %d samples every %v: RSS %d → %d MiB (index %d → %d MiB), goroutines %d → %d (idle %d before, %d after), fds %d → %d (idle %d, after %d; data files %d → %d), head %d, p99 append %v → %v, command %v → %v, query %v → %v; %d events to 4 live subscribers",
 		dur, len(samples), interval, warm.rss>>20, last.rss>>20, warm.index>>20, last.index>>20, warm.goroutines, last.goroutines, idle.goroutines, after.goroutines,
-		warm.fds, last.fds, idle.fds, after.fds, last.head, warm.p99["append"].Round(10*time.Microsecond), last.p99["append"].Round(10*time.Microsecond),
+		warm.fds, last.fds, idle.fds, after.fds, warm.dataFiles, last.dataFiles, last.head, warm.p99["append"].Round(10*time.Microsecond), last.p99["append"].Round(10*time.Microsecond),
 		warm.p99["command"].Round(10*time.Microsecond), last.p99["command"].Round(10*time.Microsecond), warm.p99["query"].Round(10*time.Microsecond), last.p99["query"].Round(10*time.Microsecond), sseEvents.Load())
 }
 
@@ -494,7 +508,7 @@ func TestSubscriberOverhead(t *testing.T) {
 				t.Fatalf("the daemon counts %d subscribers, %d are connected", m["eventd_subscribers"], nsubs)
 			}
 			if round == 0 {
-				rss, _, _ = procStatus(d.cmd.Process.Pid)
+				rss, _, _, _ = procStatus(d.cmd.Process.Pid, d.dir)
 			}
 			with = append(with, appendRate(t, a, *soakPhase, "subs"))
 			time.Sleep(200 * time.Millisecond)
