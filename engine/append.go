@@ -8,7 +8,9 @@ import (
 
 // Append writes events to streamID atomically, after checking expected.
 // It returns once the batch is durable per the fsync policy. ctx is only
-// checked before the append is queued: once queued it is always answered.
+// checked before the append is queued: once queued it is always answered
+// (its caller may be handed the commit token meanwhile and must not leave:
+// leader.go), so a cancelled append is either refused or done, never both.
 // Errors: *WrongExpectedVersionError, ErrDuplicateEvent, *InputError
 // (ErrInvalidStreamID, ErrInvalidEventType, ErrEventTooLarge,
 // ErrInvalidEvent), *FailedError, ErrClosed, ctx.Err().
@@ -25,10 +27,9 @@ func (s *Store) Append(ctx context.Context, streamID string, expected ExpectedVe
 		return AppendResult{}, f
 	}
 	r.nevents = len(events)
-	if err := s.w.enqueue(r); err != nil {
+	if err := s.w.submit(r); err != nil {
 		return AppendResult{}, err
 	}
-	<-r.done
 	return r.res, r.err
 }
 
@@ -86,10 +87,9 @@ func (s *Store) AppendMulti(ctx context.Context, parts []StreamAppend) ([]Append
 		return nil, f
 	}
 	head.more, head.multi, head.bytes, head.nevents = reqs[1:], true, bytes, total
-	if err := s.w.enqueue(head); err != nil {
+	if err := s.w.submit(head); err != nil {
 		return nil, err
 	}
-	<-head.done
 	if head.err != nil {
 		return nil, head.err
 	}
@@ -142,11 +142,18 @@ func (s *Store) fill(r *appendReq, streamID string, expected ExpectedVersion, ev
 }
 
 // reqPool recycles append requests (with their done channel and event
-// slice): the writer drops every reference to a request before it answers.
+// slice): the token holder drops every reference to a request once it has
+// answered it.
 var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
 
-// release clears r (so the pool holds no caller memory) and pools it.
+// release clears r (so the pool holds no caller memory) and pools it. A
+// signal left in done would be a second answer (or a token handed to a
+// request already answered), which would reach the next caller of the
+// pooled request: a bug that must not pass silently.
 func (r *appendReq) release() {
+	if len(r.done) != 0 || r.lead {
+		panic("engine: append request answered twice")
+	}
 	clear(r.events)
 	r.events = r.events[:0]
 	if r.gen != nil {

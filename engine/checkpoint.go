@@ -125,7 +125,8 @@ func (s *Store) saveCheckpoint(ix *index.Index, extra []byte) error {
 }
 
 // maybeCheckpoint starts a background checkpoint every CheckpointEvery
-// events. It runs in the writer goroutine: the log is fsynced first, so the
+// events. It runs under the commit token (leader.go), in whichever goroutine
+// holds it: the log is fsynced first, so the
 // checkpoint never covers what is not durable, and the dedupe table is
 // copied here, where it is consistent with the head it covers.
 func (w *writer) maybeCheckpoint() {

@@ -14,8 +14,8 @@ import (
 // the events back from the log and compares ids before it answers
 // "duplicate", so a hash collision can never suppress a new event.
 //
-// It is owned by the writer goroutine (and by Open/Close when the writer is
-// not running). It is rebuilt at start from the checkpoint plus the log
+// It is owned by the commit token's holder (leader.go; Open and Close hold
+// it alone). It is rebuilt at start from the checkpoint plus the log
 // after it, so the window survives restarts and crashes.
 type dedupe struct {
 	window int64             // nanoseconds

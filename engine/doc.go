@@ -14,11 +14,17 @@
 // # Concurrency
 //
 // Every exported method is safe for concurrent use. Appends are queued and
-// handled by one writer goroutine (writer.go), which is the only place that
-// assigns positions and versions, checks expected versions and event ids,
-// writes and fsyncs. Readers never take the writer's lock: they read the
-// index under its read lock and the log with pread, and see nothing past the
-// visible head, which the writer publishes only after the batch is durable
+// committed in batches by the holder of one commit token (leader.go): an
+// appending goroutine that finds nobody committing commits the queue itself
+// (no hand-off to another goroutine and back), and while it does, later
+// appends queue up; it then hands the token to the head of the queue, whose
+// caller commits the next batch (group commit). A background goroutine
+// takes the same token only for interval fsyncs and probes of a full file
+// system. The commit code (writer.go) is the only place that assigns
+// positions and versions, checks expected versions and event ids, writes
+// and fsyncs. Readers never take the writer's lock: they read the index
+// under its read lock and the log with pread, and see nothing past the
+// visible head, which the holder publishes only after the batch is durable
 // per the fsync policy.
 //
 // # Recovery
@@ -58,7 +64,8 @@
 //
 //	store.go      Open, Close, status (Head, Stats, Problems), stream listing
 //	append.go     Append: checks, pooled requests, queueing
-//	writer.go     the writer goroutine: group commit, fsync, publish;
+//	leader.go     the commit token: who commits, hand-off, background work
+//	writer.go     committing a batch: validate, write, fsync, publish;
 //	              unavailable.go: writes that wrote nothing, the full-disk probe
 //	decide.go     expected versions, event-id dedupe, positions and versions
 //	validate.go   the input rules

@@ -22,7 +22,7 @@ type Options struct {
 	Repair          bool          // with VerifyFull: cut the log at corruption, keeping a .broken copy
 	CheckpointEvery int           // write an index checkpoint after this many new events; default 1,000,000
 	Logger          *slog.Logger  // default: slog.Default()
-	Observer        Observer      // optional metrics hooks, called from the writer goroutine
+	Observer        Observer      // optional metrics hooks, called by the committing goroutine
 
 	// probeEvery is the first wait before probing a full file system
 	// (default 1s, doubling up to probeMaxWait); tests shorten it.
@@ -30,7 +30,9 @@ type Options struct {
 }
 
 // Observer receives the writer's measurements (for /metrics). Calls come
-// from the writer goroutine and must not block.
+// from whichever goroutine holds the commit token (often an appending
+// caller's, leader.go), one at a time, and must not block: every append
+// queued behind the batch waits for them.
 type Observer interface {
 	// Batch is called once per written batch: appends and events in it, the
 	// bytes written, and how long the fsync took (0 when none ran).

@@ -38,7 +38,7 @@ type Store struct {
 	unlock func() error
 
 	// head is the visible head: every position ≤ head is durable (per the
-	// fsync policy) and in the index. Written only by the writer goroutine,
+	// fsync policy) and in the index. Written only by the commit token holder,
 	// after the batch's fsync and index.Apply; read by everyone.
 	head atomic.Uint64
 	// headMoved is closed and replaced whenever head advances.
@@ -52,7 +52,7 @@ type Store struct {
 	failed atomic.Pointer[FailedError] // sticky write/fsync failure
 	// full is set while the file system has no room for the log (a
 	// Recoverable FailedError): appends are refused until the writer's
-	// probe finds room again (unavailable.go). Written by the writer only.
+	// probe finds room again (unavailable.go). Written by the commit token's holder only.
 	full     atomic.Pointer[FailedError]
 	probMu   sync.Mutex
 	problems []string // corruption found after start
@@ -180,7 +180,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.bgCancel = cancel
 	s.bg.Add(2)
-	go func() { defer s.bg.Done(); s.w.loop() }()
+	go func() { defer s.bg.Done(); s.w.background() }()
 	go func() { defer s.bg.Done(); s.scrub(ctx) }()
 	ok = true
 	return s, nil
@@ -216,15 +216,16 @@ func (s *Store) addProblem(err error) {
 	s.problems = append(s.problems, msg)
 }
 
-// Close stops the writer after it has handled every append already queued,
-// fsyncs, writes an index checkpoint and releases the lock.
+// Close refuses new appends, commits every append already queued, fsyncs,
+// writes an index checkpoint and releases the lock.
 func (s *Store) Close() error {
 	err := ErrClosed
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.bgCancel()
 		s.w.stop()
-		s.bg.Wait() // the writer drains its queue before it returns
+		s.bg.Wait()
+		s.w.drain() // commits what is queued; keeps the token
 		var errs []error
 		if s.failed.Load() == nil {
 			if e := s.log.Sync(); e != nil {

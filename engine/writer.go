@@ -27,13 +27,21 @@ type appendReq struct {
 
 	res  AppendResult
 	err  error
-	done chan struct{} // receives once, when res/err are final
+	done chan struct{} // receives when res/err are final, or with lead set
+	// lead: the token holder handed this (still queued) request's caller
+	// the commit token (leader.go). Set before done receives.
+	lead bool
 }
 
-// writer is the single goroutine that owns the tail of the log.
+// writer owns the tail of the log. Its commit code runs in whichever
+// goroutine holds the commit token (leader.go): an appending goroutine
+// that found nobody committing, the caller of a queued request the token
+// was handed to, the background goroutine (interval fsync, probes of a
+// full file system) or Close. One holder at a time; the state below the
+// queue is the holder's.
 //
 // Ordering guarantee. Appends are handled strictly in the order they were
-// queued. For each batch the writer
+// queued. For each batch the token holder
 //
 //  1. takes one timestamp (before any validation, so validation is a pure
 //     function of the queue and the index),
@@ -52,8 +60,8 @@ type appendReq struct {
 // that could not be created at a roll, a file system without room) fails
 // only its batch, and the next batch gets the same positions; while the
 // file system is full, appends are refused until a probe finds room
-// (unavailable.go). While the writer is busy with one batch, the next one
-// fills up in the queue.
+// (unavailable.go). While the holder is busy with one batch, the next one
+// fills up in the queue, and the head of that queue commits it next.
 type writer struct {
 	s *Store
 
@@ -61,9 +69,17 @@ type writer struct {
 	queue    []*appendReq
 	spare    []*appendReq
 	stopping bool
-	wake     chan struct{} // cap 1: something was queued
+	leading  bool          // the commit token is held (leader.go)
+	bgWant   bool          // the background goroutine or Close waits for the token
+	bgTurn   chan struct{} // cap 1: the token is handed to the one that set bgWant
+	bgKick   chan struct{} // cap 1: syncAt or probeAt changed
+	bgStop   chan struct{} // closed by stop
+	// syncAt and probeAt: when the background goroutine must take the token
+	// for an interval fsync and for a probe of a full file system (zero:
+	// nothing to do). Published by each holder as it hands the token on.
+	syncAt, probeAt time.Time
 
-	// Below: owned by the writer goroutine.
+	// Below: owned by the token holder.
 	dd         *dedupe
 	b          segment.Batch
 	entries    []index.Entry
@@ -100,107 +116,14 @@ type idRef struct {
 func newWriter(s *Store, dd *dedupe) *writer {
 	return &writer{
 		s:        s,
-		wake:     make(chan struct{}, 1),
+		bgTurn:   make(chan struct{}, 1),
+		bgKick:   make(chan struct{}, 1),
+		bgStop:   make(chan struct{}),
 		dd:       dd,
 		pending:  make(map[string]uint64),
 		batchIDs: make(map[uint64]idRef),
 		lastSync: time.Now(),
 		ckptDone: make(chan error, 1),
-	}
-}
-
-func (w *writer) enqueue(r *appendReq) error {
-	w.mu.Lock()
-	if w.stopping {
-		w.mu.Unlock()
-		return ErrClosed
-	}
-	w.queue = append(w.queue, r)
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// stop makes the writer finish what is queued and return.
-func (w *writer) stop() {
-	w.mu.Lock()
-	w.stopping = true
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (w *writer) loop() {
-	s := w.s
-	for {
-		w.mu.Lock()
-		q := w.queue
-		if len(q) > 0 {
-			w.queue, w.spare = w.spare[:0], nil
-		}
-		stopping := w.stopping
-		w.mu.Unlock()
-
-		if len(q) == 0 {
-			if stopping {
-				w.waitCheckpoint()
-				return
-			}
-			w.idle()
-			continue
-		}
-		for rest := q; len(rest) > 0; {
-			n := w.cut(rest)
-			w.commit(rest[:n])
-			rest = rest[n:]
-		}
-		clear(q)
-		w.mu.Lock()
-		w.spare = q[:0]
-		w.mu.Unlock()
-
-		if s.opts.Fsync == FsyncInterval && w.dirty && time.Since(w.lastSync) >= s.opts.FsyncInterval {
-			w.sync(nil)
-		}
-	}
-}
-
-// idle waits for work; under FsyncInterval it also fsyncs what is pending
-// when the interval is up, and while the file system is full it probes for
-// room when the probe is due.
-func (w *writer) idle() {
-	var syncC, probeC <-chan time.Time
-	if w.s.opts.Fsync == FsyncInterval && w.dirty {
-		d := w.s.opts.FsyncInterval - time.Since(w.lastSync)
-		if d <= 0 {
-			w.sync(nil)
-			return
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		syncC = t.C
-	}
-	if w.s.full.Load() != nil {
-		d := time.Until(w.nextProbe)
-		if d <= 0 {
-			w.probe()
-			return
-		}
-		t := time.NewTimer(d)
-		defer t.Stop()
-		probeC = t.C
-	}
-	select {
-	case <-w.wake:
-	case <-syncC:
-		w.sync(nil)
-	case <-probeC:
-		w.probe()
 	}
 }
 

@@ -23,7 +23,9 @@
 //
 // # Concurrency
 //
-// Write, Probe, TruncateAfter and Close belong to one writer goroutine. Sync may
+// Write, Probe, TruncateAfter and Close belong to one writer at a time: the
+// engine calls them from whichever goroutine holds its commit token, and
+// passing the token orders each holder's calls after the last's. Sync may
 // also be called by an interval syncer; it does not hold the writer's lock
 // while the fsync runs. ReadAt, ReadRecord, Replay, Segments, Scrub and
 // LastPosition may be called from any goroutine: they load an immutable
