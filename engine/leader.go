@@ -99,7 +99,7 @@ func (w *writer) pass() {
 		w.mu.Unlock()
 	}
 	s := w.s
-	if s.opts.Fsync == FsyncInterval && w.dirty && time.Since(w.lastSync) >= s.opts.FsyncInterval {
+	if s.opts.Fsync == FsyncInterval && w.dirty && s.failed.Load() == nil && time.Since(w.lastSync) >= s.opts.FsyncInterval {
 		w.sync(nil)
 	}
 	ok = true
@@ -110,7 +110,9 @@ func (w *writer) pass() {
 // It also tells the background goroutine what it has to wait for.
 func (w *writer) handOff() {
 	var syncAt, probeAt time.Time
-	if w.s.opts.Fsync == FsyncInterval && w.dirty {
+	// After a sticky failure nothing is fsynced again: retrying a failed
+	// fsync proves nothing, and would keep the background goroutine busy.
+	if w.s.opts.Fsync == FsyncInterval && w.dirty && w.s.failed.Load() == nil {
 		syncAt = w.lastSync.Add(w.s.opts.FsyncInterval)
 	}
 	if w.s.full.Load() != nil {
@@ -201,7 +203,7 @@ var closedTimeC = func() <-chan time.Time {
 // the probe of a full file system, each when due.
 func (w *writer) backgroundWork() {
 	s := w.s
-	if s.opts.Fsync == FsyncInterval && w.dirty && time.Since(w.lastSync) >= s.opts.FsyncInterval {
+	if s.opts.Fsync == FsyncInterval && w.dirty && s.failed.Load() == nil && time.Since(w.lastSync) >= s.opts.FsyncInterval {
 		w.sync(nil)
 	}
 	if s.full.Load() != nil {

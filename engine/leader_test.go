@@ -317,3 +317,27 @@ func TestAppendContext(t *testing.T) {
 		t.Fatalf("head %d, %d appends acknowledged", st.Head, st.Appends)
 	}
 }
+
+// Under FsyncInterval a failed fsync is sticky and is not retried: the
+// background goroutine does not spin on it.
+func TestIntervalFsyncFailureNotRetried(t *testing.T) {
+	fault := vfs.NewFault(vfs.NewMem())
+	s := openT(t, "/data", Options{FS: fault, Fsync: FsyncInterval, FsyncInterval: time.Millisecond})
+	defer s.Close()
+	fault.FailSyncAt(fault.Syncs())
+	if _, err := s.Append(ctx, "s", Any, []Proposed{ev("T", `{}`)}); err != nil {
+		t.Fatal(err) // written: under interval the answer does not wait for the fsync
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Err() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed interval fsync did not make the store fail")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	before := fault.Syncs()
+	time.Sleep(50 * time.Millisecond)
+	if n := fault.Syncs() - before; n > 0 {
+		t.Fatalf("%d more fsyncs tried after the sticky failure", n)
+	}
+}
