@@ -36,8 +36,13 @@ import (
 // The background goroutine (background) holds no state of its own: for an
 // interval fsync or a probe of a full file system it asks for the token
 // (it goes first at the next hand-off: bgWant), does the work, and passes
-// the token on like any holder. The holder tells it when it has something
-// to wait for (publish: syncAt, probeAt). Close takes the token the same
+// the token on like any holder. Each holder tells it, as it hands the
+// token on, when it has something to wait for (handOff: syncAt, probeAt).
+//
+// Order of the wake-ups: a holder answers its batch first and hands the
+// token on last. The goroutine readied last runs next on this CPU (Go's
+// runnext slot), so the next leader starts the next batch as soon as the
+// old one's caller blocks, ahead of the callers it just answered. Close takes the token the same
 // way after the background goroutine has stopped and commits what is still
 // queued.
 
