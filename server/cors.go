@@ -16,6 +16,56 @@ import (
 // (the browser then keeps the answer from the page). The API's auth is a
 // bearer key, never a cookie, so credentials are not allowed.
 
+// Cross-origin writes: a browser sends a POST with a text/plain or form
+// body, even in no-cors mode, without a preflight; CORS only keeps the
+// answer from the page, the write would be done. So a request that may
+// write (any method but GET, HEAD and OPTIONS) with an Origin header is
+// refused (403 forbidden) unless that origin is allowed (--cors-origins)
+// or is the daemon's own (Origin's host[:port] is the request's Host: the
+// console at /ui/). Browsers send Origin on every such request; curl and
+// the Go client send none. Without Origin, Sec-Fetch-Site cross-site or
+// same-site (another origin) is refused too.
+
+// crossOriginWrite returns the refusal of a write from another origin, or
+// nil.
+func (s *Server) crossOriginWrite(r *http.Request) *apiError {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		switch r.Header.Get("Sec-Fetch-Site") {
+		case "cross-site", "same-site":
+			return errf(http.StatusForbidden, codeForbidden, "a request from another origin (Sec-Fetch-Site) may not write: allow its origin with --cors-origins")
+		}
+		return nil
+	}
+	if s.cors.allowed(origin) || sameOrigin(origin, r) {
+		return nil
+	}
+	return errf(http.StatusForbidden, codeForbidden, "origin "+quoteShort(origin)+" is not allowed to call this API: list it in --cors-origins (or serve the app from the daemon's own origin)")
+}
+
+// sameOrigin: origin (scheme://host[:port]) names the host the request
+// was sent to.
+func sameOrigin(origin string, r *http.Request) bool {
+	var host string
+	switch {
+	case len(origin) > 7 && strings.EqualFold(origin[:7], "http://"):
+		host = origin[7:]
+	case len(origin) > 8 && strings.EqualFold(origin[:8], "https://"):
+		host = origin[8:]
+	default:
+		return false
+	}
+	if strings.ContainsAny(host, "/?#@") {
+		return false
+	}
+	return strings.EqualFold(host, r.Host) ||
+		strings.EqualFold(host, strings.TrimSuffix(strings.TrimSuffix(r.Host, ":80"), ":443"))
+}
+
 // corsAllowHeaders are the request headers the API reads (beyond the
 // CORS-safelisted ones).
 const corsAllowHeaders = "Authorization, Content-Type, Last-Event-ID, Prefer"

@@ -125,3 +125,71 @@ func hasToken(lists []string, tok string) bool {
 	}
 	return false
 }
+
+// A browser sends a cross-origin POST with a text/plain body without a
+// preflight (a "simple" request, also in no-cors mode): an Origin that is
+// neither allowed nor the daemon's own is refused before anything runs.
+func TestCrossOriginWriteRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{{"cors off", Config{}}, {"cors on", Config{CORSOrigins: []string{testOrigin}}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.cfg)
+			body := `{"streamId":"csrf-1","eventType":"A","eventData":{}}`
+			self := "http://" + strings.TrimPrefix(e.ts.URL, "http://")
+			post := func(hdr ...string) *reply {
+				return e.do("POST", "/api/events", body, append([]string{"Content-Type", "text/plain"}, hdr...)...)
+			}
+			for _, hdr := range [][]string{
+				{"Origin", "http://evil.example"},
+				{"Origin", "null"},
+				{"Origin", "https://" + strings.TrimPrefix(self, "http://") + ".evil.example"},
+				{"Sec-Fetch-Site", "cross-site"},
+				{"Sec-Fetch-Site", "same-site"},
+			} {
+				r := post(hdr...)
+				d := r.fail(t, http.StatusForbidden, codeForbidden)
+				if msg, _ := d["error"].(string); !strings.Contains(msg, "--cors-origins") {
+					t.Errorf("%q: message %q does not say how to allow it", hdr, msg)
+				}
+				if _, ok := e.store.Stream("csrf-1"); ok || e.store.Head() != 0 {
+					t.Fatalf("%q: refused, but the event was written", hdr)
+				}
+			}
+			// DELETE and PUT too (a form cannot send them, fetch can).
+			e.do("DELETE", "/api/projections/p", nil, "Origin", "http://evil.example").fail(t, http.StatusForbidden, codeForbidden)
+			e.do("PUT", "/api/reducers/r", "{}", "Origin", "http://evil.example").fail(t, http.StatusForbidden, codeForbidden)
+			// Reads and preflights are not writes.
+			if r := e.get("/api/streams", "Origin", "http://evil.example"); r.status != 200 {
+				t.Errorf("GET from another origin: %d", r.status)
+			}
+			if r := e.do("OPTIONS", "/api/events", nil, "Origin", "http://evil.example"); r.status != 204 {
+				t.Errorf("OPTIONS from another origin: %d", r.status)
+			}
+
+			// The daemon's own origin (the console), no Origin (curl, Go
+			// clients), and Sec-Fetch-Site same-origin or none pass.
+			n := 0
+			for _, hdr := range [][]string{
+				{"Origin", self},
+				{"Origin", strings.ToUpper(self)},
+				nil,
+				{"Sec-Fetch-Site", "same-origin"},
+				{"Sec-Fetch-Site", "none"},
+			} {
+				post(hdr...).ok(t, 201)
+				n++
+			}
+			if tc.cfg.CORSOrigins != nil {
+				post("Origin", testOrigin).ok(t, 201)
+				n++
+			} else {
+				post("Origin", testOrigin).fail(t, http.StatusForbidden, codeForbidden)
+			}
+			if got := e.store.Head(); got != uint64(n) {
+				t.Errorf("head %d, want %d", got, n)
+			}
+		})
+	}
+}

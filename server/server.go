@@ -244,6 +244,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.finishRequest(a, r, time.Now())
 	w = a
 	s.setCORS(w.Header(), r)
+	if e := s.crossOriginWrite(r); e != nil { // a browser's write from another origin (cors.go)
+		writeError(w, e)
+		return
+	}
 	// The router matches the decoded path: an encoded slash would move a
 	// part of a stream id into another path segment ("a%2Fevents" is not
 	// stream "a"). No id may contain '/', so such a path is refused.
