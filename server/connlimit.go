@@ -63,6 +63,22 @@ func LimitListener(ln net.Listener, max int, o LimitOptions) *ConnLimiter {
 	return &ConnLimiter{Listener: ln, max: max, opt: o, idle: map[*limitedConn]time.Time{}}
 }
 
+// SetMax changes the cap (the daemon serves before its store is open, and
+// the default cap counts the store's files). Connections over a lowered
+// cap are not closed; new ones wait for the count to fall under it.
+func (l *ConnLimiter) SetMax(max int) {
+	l.mu.Lock()
+	l.max = max
+	l.mu.Unlock()
+	l.opt.Metrics.connsMax.Set(float64(max))
+}
+
+func (l *ConnLimiter) maxConns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.max
+}
+
 // limitedConn is a connection counted by its ConnLimiter.
 type limitedConn struct {
 	net.Conn
@@ -172,9 +188,9 @@ func (l *ConnLimiter) warn() {
 		return
 	}
 	l.lastWarn = now
-	open, spare := l.open, l.spareOpen
+	open, spare, max := l.open, l.spareOpen, l.max
 	l.mu.Unlock()
-	l.opt.Logger.Warn("connection limit reached: new connections get 503 or are closed", "maxConnections", l.max, "open", open, "spareInUse", spare)
+	l.opt.Logger.Warn("connection limit reached: new connections get 503 or are closed", "maxConnections", max, "open", open, "spareInUse", spare)
 }
 
 // asLimited finds the limitedConn under c (a *tls.Conn wraps it).
@@ -233,7 +249,7 @@ func (l *ConnLimiter) Handler(h http.Handler) http.Handler {
 		start := time.Now()
 		a := &accessWriter{ResponseWriter: w}
 		a.Header().Set("Retry-After", "1")
-		writeError(a, errf(http.StatusServiceUnavailable, codeUnavailable, "the server has "+strconv.Itoa(l.max)+" connections open, its limit (--max-connections): retry later"))
+		writeError(a, errf(http.StatusServiceUnavailable, codeUnavailable, "the server has "+strconv.Itoa(l.maxConns())+" connections open, its limit (--max-connections): retry later"))
 		if l.opt.AccessLog != nil {
 			writeAccessLine(l.opt.AccessLog, r, a.status, "", "", a.bytes, start)
 		}

@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -122,53 +123,18 @@ func runServe(args []string, stderr io.Writer) int {
 		}
 	}
 
+	// Serve at once: until the store and the subsystems are open (a full
+	// --verify-on-start or an index rebuild can take minutes) every request
+	// is answered 503 "starting" with Retry-After (server.Starting) rather
+	// than left hanging; then the API's handler takes over, in the same
+	// http.Server.
 	metrics := server.NewMetrics()
-	opts := sf.options(log)
-	opts.Observer = metrics
-	started := time.Now()
-	store, err := engine.Open(sf.dataDir, opts)
-	if err != nil {
-		log.Error("cannot open the store", "dataDir", sf.dataDir, "err", err)
-		return 1
-	}
-	log.Debug("store open", "dataDir", sf.dataDir, "head", store.Head(), "fsync", store.Policy(), "took", time.Since(started).Round(time.Millisecond))
-	ss, err := openSubsystems(store, sf.dataDir, snapshotOptions(*snapEvery, *snapAfter, *snapRetain), log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		_ = store.Close()
-		return 1
-	}
-	closeAll := func() error { return errors.Join(ss.close(), store.Close()) }
-
-	api := server.New(store, server.Config{
-		MaxBody:         int64(maxBody),
-		MaxEventSize:    int(sf.maxEventSize),
-		Auth:            keys,
-		Metrics:         metrics,
-		Logger:          log,
-		Reducers:        ss.reducers,
-		Commands:        ss.commands,
-		Projections:     ss.projections,
-		Schemas:         ss.schemas,
-		Snapshots:       ss.snapshots,
-		TotalCommands:   ss.totalCommands,
-		SSEWriteTimeout: time.Duration(sseWriteTimeout),
-		SSEMemory:       int64(sseMemory),
-		AccessLog:       access,
-		CORSOrigins:     origins,
-	})
-	conns, reserve := connectionCap(*maxConns, nofile, store.Stats().Segments)
-	fdAttrs := []any{"limit", nofile, "maxConnections", conns, "reservedForStore", reserve}
-	if nofileWas != nofile {
-		fdAttrs = append(fdAttrs, "raisedFrom", nofileWas)
-	}
-	log.Info("file descriptors (RLIMIT_NOFILE)", fdAttrs...)
-	if avail := int64(min(nofile, 1<<30)) - int64(reserve); nofile > 0 && int64(conns) > avail {
-		log.Warn("--max-connections leaves too few file descriptors for the store: raise the hard RLIMIT_NOFILE or lower it", "maxConnections", conns, "limit", nofile, "reservedForStore", reserve)
-	}
+	conns, _ := connectionCap(*maxConns, nofile, 0) // the store's segments are counted once it is open
 	ln := server.LimitListener(tcp, conns, server.LimitOptions{Logger: log, AccessLog: access, Metrics: metrics})
+	var handler swapHandler
+	handler.set(server.Starting(access))
 	hs := &http.Server{
-		Handler:           ln.Handler(api),
+		Handler:           ln.Handler(&handler),
 		ConnState:         ln.ConnState,
 		ConnContext:       ln.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -203,6 +169,62 @@ func runServe(args []string, stderr io.Writer) int {
 		go func() { _ = ps.Serve(pl) }()
 		log.Info("pprof listening", "addr", pl.Addr().String())
 	}
+	stopServing := func() {
+		_ = hs.Close()
+		if ps != nil {
+			_ = ps.Close()
+		}
+	}
+	startGate() // tests only: hold the start here (EVENTD_TESTHOOK_START_GATE)
+
+	opts := sf.options(log)
+	opts.Observer = metrics
+	started := time.Now()
+	store, err := engine.Open(sf.dataDir, opts)
+	if err != nil {
+		log.Error("cannot open the store", "dataDir", sf.dataDir, "err", err)
+		stopServing()
+		return 1
+	}
+	log.Debug("store open", "dataDir", sf.dataDir, "head", store.Head(), "fsync", store.Policy(), "took", time.Since(started).Round(time.Millisecond))
+	ss, err := openSubsystems(store, sf.dataDir, snapshotOptions(*snapEvery, *snapAfter, *snapRetain), log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		stopServing()
+		_ = store.Close()
+		return 1
+	}
+	closeAll := func() error { return errors.Join(ss.close(), store.Close()) }
+
+	api := server.New(store, server.Config{
+		MaxBody:         int64(maxBody),
+		MaxEventSize:    int(sf.maxEventSize),
+		Auth:            keys,
+		Metrics:         metrics,
+		Logger:          log,
+		Reducers:        ss.reducers,
+		Commands:        ss.commands,
+		Projections:     ss.projections,
+		Schemas:         ss.schemas,
+		Snapshots:       ss.snapshots,
+		TotalCommands:   ss.totalCommands,
+		SSEWriteTimeout: time.Duration(sseWriteTimeout),
+		SSEMemory:       int64(sseMemory),
+		AccessLog:       access,
+		CORSOrigins:     origins,
+	})
+	conns, reserve := connectionCap(*maxConns, nofile, store.Stats().Segments)
+	ln.SetMax(conns)
+	fdAttrs := []any{"limit", nofile, "maxConnections", conns, "reservedForStore", reserve}
+	if nofileWas != nofile {
+		fdAttrs = append(fdAttrs, "raisedFrom", nofileWas)
+	}
+	log.Info("file descriptors (RLIMIT_NOFILE)", fdAttrs...)
+	if avail := int64(min(nofile, 1<<30)) - int64(reserve); nofile > 0 && int64(conns) > avail {
+		log.Warn("--max-connections leaves too few file descriptors for the store: raise the hard RLIMIT_NOFILE or lower it", "maxConnections", conns, "limit", nofile, "reservedForStore", reserve)
+	}
+	handler.set(api)
+	log.Info("started", "took", time.Since(started).Round(time.Millisecond))
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -236,6 +258,29 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return status
+}
+
+// swapHandler serves the handler set last: server.Starting, then the API.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
+}
+
+// startGate holds the start, after the listeners serve and before the
+// store is opened, while the file EVENTD_TESTHOOK_START_GATE names exists:
+// the tests' deterministic slow start. Unset (always, outside tests):
+// nothing.
+func startGate() {
+	gate := os.Getenv("EVENTD_TESTHOOK_START_GATE")
+	for gate != "" {
+		if _, err := os.Stat(gate); err != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // raiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit: every
