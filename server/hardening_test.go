@@ -310,6 +310,16 @@ func TestConnectionLimit(t *testing.T) {
 		t.Fatalf("over the limit: %d %v (Connection: close %v)", code, h, closed)
 	}
 	spareFree()
+	// OPTIONS too, as openapi.json documents.
+	oreq, _ := http.NewRequest("OPTIONS", base+"/api/events", nil)
+	ores, err := (&http.Transport{}).RoundTrip(oreq)
+	if err != nil || ores.StatusCode != 503 || ores.Header.Get("Retry-After") == "" {
+		t.Fatalf("OPTIONS over the limit: %v %v", ores, err)
+	}
+	ob, _ := io.ReadAll(ores.Body)
+	ores.Body.Close()
+	checkAnswer(t, oreq, ores.StatusCode, ores.Header, ob)
+	spareFree()
 	if code, _, closed := getOnce(t, base+"/health"); code != 200 || !closed {
 		t.Fatalf("/health over the limit: %d (Connection: close %v)", code, closed)
 	}

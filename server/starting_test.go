@@ -17,7 +17,7 @@ func TestStartingAnswers(t *testing.T) {
 	defer ts.Close()
 	for _, c := range []struct{ method, path string }{
 		{"GET", "/health"}, {"HEAD", "/health"}, {"GET", "/metrics"}, {"GET", "/api/streams"},
-		{"POST", "/api/events"}, {"DELETE", "/api/projections/p"},
+		{"POST", "/api/events"}, {"OPTIONS", "/api/events"}, {"DELETE", "/api/projections/p"},
 	} {
 		req, _ := http.NewRequest(c.method, ts.URL+c.path, strings.NewReader(""))
 		res, err := http.DefaultClient.Do(req)
