@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -50,6 +52,27 @@ func (a *accessWriter) Write(b []byte) (int, error) {
 	a.bytes += int64(n)
 	return n, err
 }
+
+// ReadFrom passes io.Copy to the underlying writer's ReadFrom (net/http's
+// uses sendfile for files), counting the bytes.
+func (a *accessWriter) ReadFrom(src io.Reader) (int64, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := a.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(a.ResponseWriter, src)
+	}
+	a.bytes += n
+	return n, err
+}
+
+// accessWriters are reused: Server.ServeHTTP takes one per request and
+// puts it back once the request is logged (nothing keeps it after).
+var accessWriters = sync.Pool{New: func() any { return new(accessWriter) }}
 
 // Unwrap lets http.ResponseController reach the connection (flushes and
 // deadlines for SSE and request bodies).

@@ -240,7 +240,8 @@ func (s *Server) withHEAD(rs []route) []route {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The access log and the request metrics (accesslog.go, httpmetrics.go).
-	a := &accessWriter{ResponseWriter: w}
+	a := accessWriters.Get().(*accessWriter)
+	*a = accessWriter{ResponseWriter: w}
 	defer s.finishRequest(a, r, time.Now())
 	w = a
 	s.setCORS(w.Header(), r)
@@ -264,6 +265,8 @@ func (s *Server) finishRequest(a *accessWriter, r *http.Request, start time.Time
 	if s.cfg.AccessLog != nil {
 		s.logAccess(a, r, start)
 	}
+	*a = accessWriter{}
+	accessWriters.Put(a)
 }
 
 // CloseStreams ends every open SSE subscription (and refuses new ones); call
