@@ -34,7 +34,7 @@ type accessWriter struct {
 	bytes  int64
 	route  string // the route's pattern, set by accessRoute
 	key    string // the presented key's fingerprint, set by authorize
-	sse    bool   // an SSE subscription (left out of the latency histogram)
+	sse    bool   // an SSE subscription opened (left out of the latency histogram); set by serveSubscription
 }
 
 func (a *accessWriter) WriteHeader(code int) {
@@ -74,16 +74,24 @@ func (a *accessWriter) ReadFrom(src io.Reader) (int64, error) {
 // puts it back once the request is logged (nothing keeps it after).
 var accessWriters = sync.Pool{New: func() any { return new(accessWriter) }}
 
+// markSubscription marks w's request as an open SSE subscription: its
+// duration is how long the client stayed, not a latency.
+func markSubscription(w http.ResponseWriter) {
+	if a, ok := w.(*accessWriter); ok {
+		a.sse = true
+	}
+}
+
 // Unwrap lets http.ResponseController reach the connection (flushes and
 // deadlines for SSE and request bodies).
 func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
 // accessRoute wraps a route's handler so the access log and the request
 // metrics name its pattern.
-func (s *Server) accessRoute(pattern string, sse bool, h httprouter.Handle) httprouter.Handle {
+func (s *Server) accessRoute(pattern string, h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		if a, ok := w.(*accessWriter); ok {
-			a.route, a.sse = pattern, sse
+			a.route = pattern
 		}
 		h(w, r, ps)
 	}

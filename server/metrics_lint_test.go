@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +126,67 @@ next:
 		}
 	}
 	return -1
+}
+
+// TestSubscriptionRequestLatency: only a subscription that opened is left
+// out of the latency histogram; HEAD and refusals on the subscription
+// routes are observed like any request.
+func TestSubscriptionRequestLatency(t *testing.T) {
+	keys, err := ParseKeys(strings.NewReader("r-key read\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, Config{Auth: keys})
+	auth := []string{"Authorization", "Bearer r-key"}
+	e.do("HEAD", "/api/subscribe", nil, auth...)
+	e.do("HEAD", "/api/streams/s-1/subscribe", nil, auth...)
+	e.get("/api/subscribe?messages=bogus", auth...).fail(t, 400, codeBadRequest)
+	e.get("/api/streams/s-1/subscribe?messages=bogus", auth...).fail(t, 400, codeBadRequest)
+	e.get("/api/subscribe").fail(t, 401, codeUnauthorized)
+
+	// A subscription that opens, then ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.ts.URL+"/api/subscribe", nil)
+	req.Header.Set("Authorization", "Bearer r-key")
+	res, err := e.hc.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("subscribe: %v %v", res, err)
+	}
+	_, _ = res.Body.Read(make([]byte, 64))
+	cancel()
+	res.Body.Close()
+
+	fams := func() map[string]*dto.MetricFamily {
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		f, err := p.TextToMetricFamilies(strings.NewReader(string(e.get("/metrics", auth...).body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	var f map[string]*dto.MetricFamily
+	eventually(t, 5*time.Second, "the subscription counted", func() bool {
+		f = fams()
+		return seriesValue(f["eventd_http_requests_total"], map[string]string{"method": "GET", "route": "/api/subscribe", "status": "200"}) == 1
+	})
+	for _, c := range []struct {
+		method, route, status string
+		want                  float64
+	}{
+		{"HEAD", "/api/subscribe", "200", 1},
+		{"HEAD", "/api/streams/:streamId/subscribe", "200", 1},
+		{"GET", "/api/subscribe", "400", 1},
+		{"GET", "/api/streams/:streamId/subscribe", "400", 1},
+		{"GET", "/api/subscribe", "401", 1},
+		{"GET", "/api/subscribe", "200", 0}, // the subscription: no latency
+	} {
+		l := map[string]string{"method": c.method, "route": c.route, "status": c.status}
+		got := seriesValue(f["eventd_http_request_duration_seconds"], l)
+		if got == -1 && c.want == 0 { // no series: none observed either
+			got = 0
+		}
+		if got != c.want {
+			t.Errorf("eventd_http_request_duration_seconds%v count = %v, want %v", l, got, c.want)
+		}
+	}
 }

@@ -185,7 +185,7 @@ func New(store Store, cfg Config) *Server {
 		if cfg.Auth != nil && rt.role != RoleNone {
 			h = s.authorize(rt.role, rt.sse, h)
 		}
-		h = s.accessRoute(rt.path, rt.sse, h)
+		h = s.accessRoute(rt.path, h)
 		r.Handle(rt.method, rt.path, h)
 	}
 	s.router = r

@@ -193,6 +193,7 @@ func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, plain
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	markSubscription(w) // from here on, not a latency (httpmetrics.go)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.streams, cancel)
