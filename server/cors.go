@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -86,8 +87,12 @@ type cors struct {
 }
 
 // ParseCORSOrigins reads the --cors-origins list: empty (CORS off), "*",
-// or origins separated by commas, each scheme://host[:port] with no path,
-// as a browser sends it in Origin.
+// or origins separated by commas, each as a browser sends it in Origin:
+// scheme://host[:port], http or https, nothing else. What a browser never
+// sends is refused, since it would never match: a path, a query or a
+// fragment (even an empty one), user info, a default port (:80 for http,
+// :443 for https), an empty port, a port outside 1-65535, a host not in
+// ASCII (give its punycode form, xn--…). Upper case is lowered.
 func ParseCORSOrigins(s string) ([]string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -102,14 +107,60 @@ func ParseCORSOrigins(s string) ([]string, error) {
 		if o == "*" {
 			return nil, errors.New(`"*" allows every origin: give it alone`)
 		}
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.HasSuffix(o, "/") {
-			return nil, errors.New("origin " + quoteShort(o) + ": want scheme://host[:port] (http or https, no path), e.g. https://app.example.com")
+		c, err := canonicalOrigin(o)
+		if err != nil {
+			return nil, errors.New("origin " + quoteShort(o) + ": " + err.Error())
 		}
-		out = append(out, strings.ToLower(o))
+		out = append(out, c)
 	}
 	return out, nil
+}
+
+// canonicalOrigin checks one origin of the list and lowers its case.
+func canonicalOrigin(o string) (string, error) {
+	const want = "want scheme://host[:port] (http or https, no path), as a browser sends it in Origin, e.g. https://app.example.com"
+	for i := 0; i < len(o); i++ {
+		if o[i] >= 0x80 {
+			return "", errors.New("not ASCII: give the host's punycode form (xn--…)")
+		}
+	}
+	if strings.ContainsAny(o, "?#") {
+		return "", errors.New("a query or fragment: " + want)
+	}
+	lo := strings.ToLower(o)
+	var scheme, hostport string
+	switch {
+	case strings.HasPrefix(lo, "http://"):
+		scheme, hostport = "http", lo[len("http://"):]
+	case strings.HasPrefix(lo, "https://"):
+		scheme, hostport = "https", lo[len("https://"):]
+	default:
+		return "", errors.New(want)
+	}
+	if hostport == "" || strings.ContainsAny(hostport, "/@\\ %") {
+		return "", errors.New(want)
+	}
+	u, err := url.Parse(lo)
+	if err != nil || u.Host != hostport || u.Hostname() == "" {
+		return "", errors.New(want)
+	}
+	host := u.Hostname()
+	if strings.HasSuffix(hostport, ":") {
+		return "", errors.New("an empty port: give the port, or no colon")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		switch {
+		case err != nil || n < 1 || n > 65535 || p[0] == '0':
+			return "", errors.New("port " + p + ": want 1-65535")
+		case scheme == "http" && n == 80, scheme == "https" && n == 443:
+			return "", errors.New("the default port " + p + " of " + scheme + ": a browser leaves it out of Origin; write " + scheme + "://" + hostport[:len(hostport)-len(p)-1])
+		}
+	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(hostport, "[") { // an IPv6 address needs its brackets
+		return "", errors.New(want)
+	}
+	return lo, nil
 }
 
 func newCORS(origins []string) *cors {

@@ -12,16 +12,34 @@ func TestParseCORSOrigins(t *testing.T) {
 		" * ":                                "*",
 		"http://a.example":                   "http://a.example",
 		"https://A.example:8443, http://b:1": "https://a.example:8443|http://b:1",
+		"HTTP://LOCALHOST:5173":              "http://localhost:5173",
+		"http://127.0.0.1:65535":             "http://127.0.0.1:65535",
+		"http://[::1]:8080":                  "http://[::1]:8080",
+		"https://xn--bcher-kva.example":      "https://xn--bcher-kva.example",
+		"https://x:80,http://x:443":          "https://x:80|http://x:443", // not the scheme's default
 	} {
 		got, err := ParseCORSOrigins(in)
 		if err != nil || strings.Join(got, "|") != want {
 			t.Errorf("ParseCORSOrigins(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"a.example", "http://a.example/", "http://a.example/x", "ftp://a", "*,http://a", "http://", "http://a?x=1"} {
+	for _, bad := range []string{
+		"a.example", "http://a.example/", "http://a.example/x", "ftp://a", "*,http://a", "http://", "http://a?x=1",
+		"https://x:443", "http://x:80", "HTTPS://X:443", // default ports: a browser leaves them out
+		"http://x:", "http://x:0", "http://x:65536", "http://x:99999", "http://x:080", "http://x:-1", "http://x:a",
+		"http://x?", "http://x#", "http://x#f", "http://x/?",
+		"https://bücher.example", "http://münchen.de:8080",
+		"http://u@x", "http://u:p@x:1", "http://x y", "http://x%41", "http://::1", "//x", "http:x",
+	} {
 		if got, err := ParseCORSOrigins(bad); err == nil {
 			t.Errorf("ParseCORSOrigins(%q) = %q, want an error", bad, got)
 		}
+	}
+	if _, err := ParseCORSOrigins("https://bücher.example"); err == nil || !strings.Contains(err.Error(), "punycode") {
+		t.Errorf("a non-ASCII host: %v, want it to name punycode", err)
+	}
+	if _, err := ParseCORSOrigins("https://x:443"); err == nil || !strings.Contains(err.Error(), "https://x") {
+		t.Errorf("a default port: %v, want it to say what to write", err)
 	}
 }
 
