@@ -1,6 +1,10 @@
 package server
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,5 +108,38 @@ func TestHEADNeedsTheGETsKey(t *testing.T) {
 	}
 	if r := e.do("HEAD", "/health", nil); r.status != 200 {
 		t.Errorf("HEAD /health without a key: %d", r.status)
+	}
+}
+
+// TestHEADOpensNoSubscription: HEAD on the SSE routes answers the headers
+// and ends, with Connection: close the connection closes, and no
+// subscription is opened (eventd_subscribers stays 0 throughout).
+func TestHEADOpensNoSubscription(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.add("hs-1", "A", M{})
+	subscribers := func() float64 { return metricValue(t, e.srv.metrics, "eventd_subscribers") }
+	for _, p := range []string{"/api/subscribe", "/api/subscribe?fromPosition=0", "/api/streams/hs-1/subscribe", "/api/streams/hs-1/subscribe?fromVersion=0"} {
+		conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(conn, "HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", p)
+		br := bufio.NewReader(conn)
+		res, err := http.ReadResponse(br, &http.Request{Method: "HEAD"})
+		if err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("HEAD %s: %v %v", p, res, err)
+		}
+		if n := subscribers(); n != 0 {
+			t.Errorf("HEAD %s: %v subscribers while the connection is open", p, n)
+		}
+		// Nothing follows the headers: the server closes the connection.
+		if b, err := io.ReadAll(br); err != nil || len(b) != 0 {
+			t.Errorf("HEAD %s: after the headers %q, %v (want the connection closed)", p, b, err)
+		}
+		conn.Close()
+		if n := subscribers(); n != 0 || e.store.Stats().Subscribers != 0 {
+			t.Errorf("HEAD %s: %v subscribers after", p, n)
+		}
 	}
 }
