@@ -75,7 +75,7 @@ func TestCORSInBrowser(t *testing.T) {
 	req, _ := http.NewRequest("POST", apiBase+"/api/events", strings.NewReader(`{"streamId":"cors-1","eventType":"Deposited","eventData":{"amount":5}}`))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+	res, err := browserTestClient.Do(req)
 	if err != nil || res.StatusCode != 201 {
 		t.Fatalf("append: %v %v", res, err)
 	}

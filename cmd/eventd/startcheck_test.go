@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFlagsCheckedBeforeTheDisk: a bad or busy --listen (or --pprof), a
@@ -42,10 +44,14 @@ func TestFlagsCheckedBeforeTheDisk(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:0", "--max-batch-events", "0"}, "--max-batch-events"},
 	} {
 		dir := filepath.Join(t.TempDir(), "data")
-		cmd := exec.Command(binary(t), append([]string{"serve", "--data-dir", dir}, c.args...)...)
+		// A regression that starts the daemon must fail the test, not hang it.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, binary(t), append([]string{"serve", "--data-dir", dir}, c.args...)...)
+		cmd.WaitDelay = 5 * time.Second
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
+		cancel()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("eventd serve %s: %v, stderr %q; want exit 2 naming %q", strings.Join(c.args, " "), err, stderr.String(), c.want)

@@ -244,7 +244,7 @@ func (c *console) call(method, path string, body any) (int, map[string]any) {
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := browserTestClient.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -268,6 +268,10 @@ func (c *console) must(status int, method, path string, body any) map[string]any
 }
 
 type obj = map[string]any
+
+// browserTestClient is the browser tests' own client: a hung daemon fails
+// a request, not the whole test run.
+var browserTestClient = &http.Client{Timeout: 30 * time.Second}
 
 func TestConsoleInBrowser(t *testing.T) {
 	chromium(t) // fail first, before building, without a browser
@@ -345,7 +349,7 @@ func checkOverview(c *console) {
 			case <-time.After(20 * time.Millisecond):
 			}
 			b := fmt.Sprintf(`{"streamId":"load-1","eventType":"Loaded","eventData":{"i":%d}}`, i)
-			if res, err := http.Post(c.base+"/api/events", "application/json", strings.NewReader(b)); err == nil {
+			if res, err := browserTestClient.Post(c.base+"/api/events", "application/json", strings.NewReader(b)); err == nil {
 				res.Body.Close()
 			}
 		}
