@@ -100,3 +100,45 @@ func TestCORSInBrowser(t *testing.T) {
 		t.Fatalf("a page from %s (not listed) reached the API: %s", other.URL, s)
 	}
 }
+
+// csrfPage posts an event from another origin as a "simple" request (no
+// preflight: text/plain, no-cors), which CORS alone does not stop.
+const csrfPage = `<!doctype html><meta charset="utf-8"><title>evil</title><script>
+window.app = { done: false, err: null };
+fetch(%q + '/api/events', {
+  method: 'POST', mode: 'no-cors',
+  headers: { 'Content-Type': 'text/plain' },
+  body: JSON.stringify({ streamId: 'csrf-1', eventType: 'Stolen', eventData: {} }),
+}).then(() => { app.done = true; }).catch((e) => { app.err = String(e); app.done = true; });
+</script>`
+
+// TestCrossOriginWriteInBrowser: a page on another origin cannot append to
+// a daemon with auth off and no --cors-origins by a no-cors text/plain
+// POST (the browser sends Origin; the daemon refuses it).
+func TestCrossOriginWriteInBrowser(t *testing.T) {
+	chromium(t)
+	var apiAddr atomic.Value
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, csrfPage, apiAddr.Load())
+	}))
+	defer evil.Close()
+	d := startDaemon(t, filepath.Join(t.TempDir(), "data"))
+	apiBase := "http://" + d.addr
+	apiAddr.Store(apiBase)
+	ctx := browser(t, 60*time.Second)
+	c := &console{t: t, ctx: ctx, base: apiBase}
+	if err := chromedp.Do(ctx, chromedp.Navigate(evil.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	c.wait("the no-cors POST", `app.done`)
+	res, err := browserTestClient.Get(apiBase + "/api/streams/csrf-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("a no-cors POST from %s wrote: GET /api/streams/csrf-1 is %d", evil.URL, res.StatusCode)
+	}
+	d.stop(t)
+}
