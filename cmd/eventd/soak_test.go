@@ -43,7 +43,7 @@ type soakSample struct {
 	at                    time.Duration
 	rss, index            int64 // bytes: VmRSS, and the index's estimate (grows with the events, by design)
 	goroutines, fds, head int64
-	dataFiles             int64 // descriptors of files under the data dir (not counted in fds)
+	dataFiles             int64                    // descriptors of files under the data dir (not counted in fds)
 	p99                   map[string]time.Duration // per kind of request, this interval
 	n                     map[string]int
 }
