@@ -71,12 +71,16 @@ func (w *writer) submit(r *appendReq) error {
 	return nil
 }
 
-// pass commits everything queued, batch by batch (cut), answering each
-// batch's requests. Only the token holder calls it. A panic here would
-// leave the token held and every later append waiting; as when a writer
-// goroutine of its own did this, it ends the process (the caller may be
-// an HTTP handler, whose panics net/http would otherwise recover).
-func (w *writer) pass() {
+// pass commits the next batch of the queue (cut: as many requests from the
+// head as fit in the batch limits), answering its requests, and reports
+// whether requests remain queued. Only the token holder calls it. One batch
+// a pass: the holder's caller answers for its own batch only, and the next
+// batch is the next holder's (a caller committing a whole split queue
+// waited for every batch's fsync in it). A panic here would leave the token
+// held and every later append waiting; as when a writer goroutine of its
+// own did this, it ends the process (the caller may be an HTTP handler,
+// whose panics net/http would otherwise recover).
+func (w *writer) pass() (more bool) {
 	ok := false
 	defer func() {
 		if !ok {
@@ -88,26 +92,28 @@ func (w *writer) pass() {
 	}()
 	w.mu.Lock()
 	q := w.queue
+	var batch []*appendReq
 	if len(q) > 0 {
-		w.queue, w.spare = w.spare[:0], nil
+		n := w.cut(q)
+		batch = append(w.spare[:0], q[:n]...)
+		clear(q[:n]) // the queue's array keeps no answered request
+		if w.queue = q[n:]; len(w.queue) == 0 {
+			w.queue = q[:0]
+		}
+		more = len(w.queue) > 0
 	}
 	w.mu.Unlock()
-	for rest := q; len(rest) > 0; {
-		n := w.cut(rest)
-		w.commit(rest[:n])
-		rest = rest[n:]
-	}
-	if len(q) > 0 {
-		clear(q)
-		w.mu.Lock()
-		w.spare = q[:0]
-		w.mu.Unlock()
+	if len(batch) > 0 {
+		w.commit(batch)
+		clear(batch)
+		w.spare = batch[:0] // token holder only
 	}
 	s := w.s
 	if s.opts.Fsync == FsyncInterval && w.dirty && s.failed.Load() == nil && time.Since(w.lastSync) >= s.opts.FsyncInterval {
 		w.sync(nil)
 	}
 	ok = true
+	return more
 }
 
 // handOff passes the token on: to the background goroutine if it asked,
@@ -225,10 +231,11 @@ func (w *writer) stop() {
 	close(w.bgStop)
 }
 
-// drain takes the token for good and commits what is still queued (no
-// request can queue after stop), then waits for a running checkpoint.
+// drain takes the token for good and commits what is still queued, batch
+// by batch (no request can queue after stop), then waits for a running checkpoint.
 func (w *writer) drain() {
 	w.acquire()
-	w.pass()
+	for w.pass() {
+	}
 	w.waitCheckpoint()
 }

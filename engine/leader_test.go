@@ -345,3 +345,46 @@ func TestIntervalFsyncFailureNotRetried(t *testing.T) {
 		t.Fatalf("an interval fsync is still asked for after the sticky failure (at %v)", syncAt)
 	}
 }
+
+// When the queue is longer than one batch (MaxBatchEvents 1 here), each
+// holder commits one batch and hands the token on: a caller answers for
+// its own batch, never for the fsyncs of the ones queued behind it. So an
+// append returns about when its batch is durable, in position order
+// (before, the head of a split queue waited for every batch in it, and
+// returned after appends positioned well after its own).
+func TestHolderCommitsOneBatch(t *testing.T) {
+	const fsync = 40 * time.Millisecond
+	s := openT(t, t.TempDir(), Options{FS: slowSyncFS{vfs.OS(), fsync}, Fsync: FsyncAlways, MaxBatchEvents: 1})
+	defer s.Close()
+	mustAppend(t, s, "warm", Any, ev("T", `{}`))
+	type ret struct {
+		pos uint64
+		at  time.Time
+	}
+	rets := make(chan ret, 8)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			res, err := s.Append(ctx, fmt.Sprintf("s-%d", i), Any, []Proposed{ev("T", `{}`)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			rets <- ret{res.LastPosition, time.Now()}
+		})
+	}
+	within(t, 20*time.Second, wg.Wait)
+	close(rets)
+	var all []ret
+	for r := range rets {
+		all = append(all, r)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].pos < all[j].pos })
+	for i := 1; i < len(all); i++ {
+		// Position i-1's batch was durable a whole fsync before position
+		// i's; allow scheduling noise up to 2 fsyncs the other way.
+		if late := all[i-1].at.Sub(all[i].at); late > 2*fsync {
+			t.Fatalf("the append at %d returned %v after the one at %d: it waited for batches behind its own", all[i-1].pos, late, all[i].pos)
+		}
+	}
+}

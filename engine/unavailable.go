@@ -48,8 +48,9 @@ import (
 // reason), and the writer probes for room: Log.Probe writes and fsyncs a
 // block as large as the failed frame past the active segment's end and
 // cuts it off again. The first probe is due probeEvery (1s) after the
-// failure, then the wait doubles up to probeMaxWait; the writer probes
-// when idle (a timer) or before a batch that slipped in. Once a probe's
+// failure, then the wait doubles up to probeMaxWait; the background
+// goroutine probes when one is due (a timer, taking the commit token), and
+// a token holder before a batch that slipped in. Once a probe's
 // write and fsync succeed, s.full is cleared and appends are taken again:
 // freeing space is all an operator has to do. A probe whose fsync fails
 // makes the failure sticky, like any failed fsync of the log.

@@ -18,7 +18,6 @@ type appendReq struct {
 	genBuf   []bool // spare backing array for gen (pooled requests)
 	bytes    int    // encoded size estimate of the whole request (every part)
 	nevents  int    // events of the whole request (every part)
-	barrier  bool   // no events: ask the writer to fsync now (checkpoints)
 	// more are the other parts of an AppendMulti: written with this one
 	// or not at all, each to its own stream with its own expected version.
 	// Only the first part is queued and answered.
@@ -67,7 +66,7 @@ type writer struct {
 
 	mu       sync.Mutex
 	queue    []*appendReq
-	spare    []*appendReq
+	spare    []*appendReq // the token holder's batch (pass)
 	stopping bool
 	leading  bool          // the commit token is held (leader.go)
 	bgWant   bool          // the background goroutine or Close waits for the token
@@ -175,12 +174,8 @@ func (w *writer) commit(reqs []*appendReq) {
 	w.types = w.types[:0]
 	clear(w.pending)
 	clear(w.batchIDs)
-	barrier, appends := false, 0
+	appends := 0
 	for _, r := range reqs {
-		if r.barrier {
-			barrier = true
-			continue
-		}
 		w.prepare(r, &next, ts)
 		if r.err == nil && !r.res.Duplicate {
 			appends++
@@ -204,7 +199,7 @@ func (w *writer) commit(reqs []*appendReq) {
 		w.dirty = true
 	}
 	var fsync time.Duration
-	if w.dirty && (s.opts.Fsync == FsyncAlways || barrier) {
+	if w.dirty && s.opts.Fsync == FsyncAlways {
 		t0 := time.Now()
 		if !w.sync(reqs) {
 			return

@@ -25,9 +25,9 @@
 //
 // Write, Probe, TruncateAfter and Close belong to one writer at a time: the
 // engine calls them from whichever goroutine holds its commit token, and
-// passing the token orders each holder's calls after the last's. Sync may
-// also be called by an interval syncer; it does not hold the writer's lock
-// while the fsync runs. ReadAt, ReadRecord, Replay, Segments, Scrub and
+// passing the token orders each holder's calls after the last's. Sync is
+// called by the token holder too; it does not hold the log's lock while
+// the fsync runs. ReadAt, ReadRecord, Replay, Segments, Scrub and
 // LastPosition may be called from any goroutine: they load an immutable
 // segment list through an atomic.Pointer and use ReadAt (pread), never the
 // writer's lock. Sealed segments never change. The log does not decide what

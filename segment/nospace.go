@@ -97,7 +97,7 @@ func (l *Log) cutTailLocked(s *segment, off, n int64) error {
 // of the active segment was written and fsynced (and cut off again). An
 // error wrapping ErrNotWritten: still no room, nothing changed. Any other
 // error is sticky (a failed fsync, or a file that could not be cut back).
-// Writer goroutine only. See the comment at the top of this file.
+// The engine's commit-token holder only. See the comment at the top of this file.
 func (l *Log) Probe() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

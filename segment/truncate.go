@@ -9,7 +9,7 @@ import (
 
 // TruncateAfter cuts the log after position pos, which must end a frame (or
 // be 0, or the position before a segment's first): later frames are zeroed,
-// later segments removed, everything synced. Writer goroutine only; no
+// later segments removed, everything synced. The engine's commit-token holder only; no
 // reader may be reading past pos.
 //
 // Only tests call it today: Open cuts a torn tail by itself, and the

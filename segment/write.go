@@ -13,7 +13,7 @@ import (
 // segment first if the frame (and a footer) would not fit. It returns the
 // segment ordinal and the frame's offset in it; record i of the batch is at
 // MakeLoc(seg, frameOff+rel_i). The batch's first position must follow
-// LastPosition. Writer goroutine only.
+// LastPosition. The engine's commit-token holder only.
 //
 // An error wrapping ErrNotWritten left the log as it was: a file that could
 // not be created at a roll (EMFILE, ENOSPC, …; the next Write rolls again),
@@ -248,7 +248,7 @@ func writeFooter(f vfs.File, dataEnd int64, fileHash uint64) error {
 }
 
 // Sync makes every written frame durable (fdatasync of the active
-// segment). Writer goroutine or the interval syncer; it does not block
+// segment). The engine's commit-token holder; it does not block
 // Write while the fsync runs. A failed sync is sticky.
 func (l *Log) Sync() error {
 	l.mu.Lock()
