@@ -12,23 +12,7 @@ import (
 // appendEvent renders one event in the API's Event shape; eventData and
 // metadata are written back as the bytes that were stored.
 func appendEvent(b []byte, e *engine.Event) []byte {
-	b = append(b, `{"eventId":`...)
-	b = appendString(b, e.ID)
-	b = append(b, `,"streamId":`...)
-	b = appendString(b, e.StreamID)
-	b = append(b, `,"version":`...)
-	b = appendUint(b, e.Version)
-	b = append(b, `,"position":`...)
-	b = appendUint(b, e.Position)
-	b = append(b, `,"eventType":`...)
-	b = appendString(b, e.Type)
-	b = append(b, `,"schemaVersion":`...)
-	sv := uint64(e.SchemaVersion)
-	if sv == 0 {
-		sv = 1
-	}
-	b = appendUint(b, sv)
-	b = append(b, `,"eventData":`...)
+	b = appendEventHead(b, e)
 	if len(e.Data) == 0 {
 		b = append(b, "{}"...)
 	} else {
@@ -331,4 +315,26 @@ func (s *Server) handleGetStream(w http.ResponseWriter, r *http.Request, ps http
 	bp := startOK()
 	*bp = appendStreamInfo(*bp, &info)
 	sendOK(w, http.StatusOK, bp)
+}
+
+// appendEventHead is appendEvent up to and including "eventData": (SSE
+// writes large payloads after it straight from the event).
+func appendEventHead(b []byte, e *engine.Event) []byte {
+	b = append(b, `{"eventId":`...)
+	b = appendString(b, e.ID)
+	b = append(b, `,"streamId":`...)
+	b = appendString(b, e.StreamID)
+	b = append(b, `,"version":`...)
+	b = appendUint(b, e.Version)
+	b = append(b, `,"position":`...)
+	b = appendUint(b, e.Position)
+	b = append(b, `,"eventType":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"schemaVersion":`...)
+	sv := uint64(e.SchemaVersion)
+	if sv == 0 {
+		sv = 1
+	}
+	b = appendUint(b, sv)
+	return append(b, `,"eventData":`...)
 }

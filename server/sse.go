@@ -417,25 +417,3 @@ func compactOr(raw []byte) []byte {
 	}
 	return raw
 }
-
-// appendEventHead is appendEvent up to and including "eventData": (the
-// test TestSSEMessageMatchesEvent holds the two together).
-func appendEventHead(b []byte, e *engine.Event) []byte {
-	b = append(b, `{"eventId":`...)
-	b = appendString(b, e.ID)
-	b = append(b, `,"streamId":`...)
-	b = appendString(b, e.StreamID)
-	b = append(b, `,"version":`...)
-	b = appendUint(b, e.Version)
-	b = append(b, `,"position":`...)
-	b = appendUint(b, e.Position)
-	b = append(b, `,"eventType":`...)
-	b = appendString(b, e.Type)
-	b = append(b, `,"schemaVersion":`...)
-	sv := uint64(e.SchemaVersion)
-	if sv == 0 {
-		sv = 1
-	}
-	b = appendUint(b, sv)
-	return append(b, `,"eventData":`...)
-}
