@@ -96,11 +96,10 @@ func (w *writer) pass() (more bool) {
 	if len(q) > 0 {
 		n := w.cut(q)
 		batch = append(w.spare[:0], q[:n]...)
-		clear(q[:n]) // the queue's array keeps no answered request
-		if w.queue = q[n:]; len(w.queue) == 0 {
-			w.queue = q[:0]
-		}
-		more = len(w.queue) > 0
+		m := copy(q, q[n:]) // the rest to the front: the array is reused
+		clear(q[m:])        // and keeps no answered request
+		w.queue = q[:m]
+		more = m > 0
 	}
 	w.mu.Unlock()
 	if len(batch) > 0 {
@@ -108,8 +107,7 @@ func (w *writer) pass() (more bool) {
 		clear(batch)
 		w.spare = batch[:0] // token holder only
 	}
-	s := w.s
-	if s.opts.Fsync == FsyncInterval && w.dirty && s.failed.Load() == nil && time.Since(w.lastSync) >= s.opts.FsyncInterval {
+	if w.intervalSyncPending() && time.Since(w.lastSync) >= w.s.opts.FsyncInterval {
 		w.sync(nil)
 	}
 	ok = true
@@ -121,9 +119,7 @@ func (w *writer) pass() (more bool) {
 // It also tells the background goroutine what it has to wait for.
 func (w *writer) handOff() {
 	var syncAt, probeAt time.Time
-	// After a sticky failure nothing is fsynced again: retrying a failed
-	// fsync proves nothing, and would keep the background goroutine busy.
-	if w.s.opts.Fsync == FsyncInterval && w.dirty && w.s.failed.Load() == nil {
+	if w.intervalSyncPending() {
 		syncAt = w.lastSync.Add(w.s.opts.FsyncInterval)
 	}
 	if w.s.full.Load() != nil {
@@ -210,16 +206,21 @@ var closedTimeC = func() <-chan time.Time {
 	return c
 }()
 
-// backgroundWork is the token holder's idle duty: the interval fsync and
-// the probe of a full file system, each when due.
+// backgroundWork is the token holder's idle duty besides what pass does
+// (the interval fsync, after committing what queued): the probe of a full
+// file system, when due.
 func (w *writer) backgroundWork() {
-	s := w.s
-	if s.opts.Fsync == FsyncInterval && w.dirty && s.failed.Load() == nil && time.Since(w.lastSync) >= s.opts.FsyncInterval {
-		w.sync(nil)
-	}
-	if s.full.Load() != nil {
+	if w.s.full.Load() != nil {
 		w.probeIfDue()
 	}
+}
+
+// intervalSyncPending reports whether written data waits for an interval
+// fsync. After a sticky failure nothing is fsynced again: retrying a
+// failed fsync proves nothing, and would keep the background goroutine
+// busy.
+func (w *writer) intervalSyncPending() bool {
+	return w.s.opts.Fsync == FsyncInterval && w.dirty && w.s.failed.Load() == nil
 }
 
 // stop refuses new appends and ends the background goroutine; Close then

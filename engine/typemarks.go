@@ -70,10 +70,8 @@ func (t *typeMarks) note(first uint64, types []string) {
 // signal wakes the subscriptions note gathered and returns how many. Writer
 // only, after the head moved.
 func (t *typeMarks) signal() int {
-	t.mu.Lock()
-	wake := t.wake
+	wake := t.wake // the token holder's alone (note and signal): no lock
 	t.wake = t.wake[:0]
-	t.mu.Unlock()
 	for i, ch := range wake {
 		select {
 		case ch <- struct{}{}:

@@ -25,6 +25,9 @@ func TestTypedSubscriptionWakesOnItsTypes(t *testing.T) {
 	for i := range 20 {
 		mustAppend(t, s, "noise", Any, ev("Noise", fmt.Sprintf(`{"i":%d}`, i)))
 	}
+	if len(sub.wake) != 0 {
+		t.Fatal("commits of other types signalled the subscription")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	err := sub.Wait(ctx)
 	cancel()

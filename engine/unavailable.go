@@ -33,7 +33,8 @@ import (
 //     promises.
 //   - What prepare built for the batch (pending versions, batchIDs,
 //     newKeys, entries, the frame) is scratch, rebuilt by the next commit;
-//     rollback clears it now so nothing refers to the answered requests.
+//     commit clears it once the batch is answered (resetBatch), as after
+//     any batch.
 //   - Every request of the batch is answered with the failure (503), with
 //     no result: also those whose answer depended on an earlier request of
 //     the same batch (a version it created, a duplicate of it), since that
@@ -70,7 +71,6 @@ func (w *writer) writeFailed(err error, reqs []*appendReq) {
 		w.fail(fmt.Errorf("write: %w", err), reqs)
 		return
 	}
-	w.rollback()
 	f := &FailedError{Err: err, Recoverable: true}
 	if segment.NoSpace(err) {
 		w.noRoom(f)
@@ -78,14 +78,6 @@ func (w *writer) writeFailed(err error, reqs []*appendReq) {
 		w.notWritten(f)
 	}
 	answerFailed(reqs, f)
-}
-
-// rollback drops what prepare built for a batch that was not written. The
-// index, the dedupe table and head never saw it (see above).
-func (w *writer) rollback() {
-	w.entries, w.rels, w.newKeys = w.entries[:0], w.rels[:0], w.newKeys[:0]
-	clear(w.pending)
-	clear(w.batchIDs)
 }
 
 // noRoom refuses appends until a probe finds room (s.full).

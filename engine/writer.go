@@ -147,6 +147,7 @@ func (w *writer) cut(q []*appendReq) int {
 func (w *writer) commit(reqs []*appendReq) {
 	s := w.s
 	defer func() {
+		w.resetBatch()
 		for _, r := range reqs {
 			r.done <- struct{}{}
 		}
@@ -169,11 +170,6 @@ func (w *writer) commit(reqs []*appendReq) {
 	head := s.head.Load()
 	next := head + 1
 	w.b.Reset(next)
-	w.entries, w.rels, w.newKeys = w.entries[:0], w.rels[:0], w.newKeys[:0]
-	clear(w.types) // drop the previous requests' strings
-	w.types = w.types[:0]
-	clear(w.pending)
-	clear(w.batchIDs)
 	appends := 0
 	for _, r := range reqs {
 		w.prepare(r, &next, ts)
@@ -225,6 +221,17 @@ func (w *writer) commit(reqs []*appendReq) {
 		o.Batch(appends, len(w.entries), bytes, fsync)
 	}
 	w.maybeCheckpoint()
+}
+
+// resetBatch drops what prepare built for a batch (written or not), so
+// that nothing refers to its requests once they are answered (they go back
+// to a pool) and the next batch starts empty.
+func (w *writer) resetBatch() {
+	clear(w.entries) // stream ids of the requests
+	clear(w.types)
+	w.entries, w.rels, w.newKeys, w.types = w.entries[:0], w.rels[:0], w.newKeys[:0], w.types[:0]
+	clear(w.pending)
+	clear(w.batchIDs)
 }
 
 // sync fsyncs the log; on failure it makes the error sticky and fails reqs.
