@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -83,8 +82,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *api
 // never carries the connection's addresses (a *net.OpError names both
 // sockets).
 func (s *Server) bodyReadError(w http.ResponseWriter, err error) *apiError {
-	var ne net.Error
-	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if isTimeout(err) {
 		w.Header().Set("Connection", "close")
 		return errf(http.StatusRequestTimeout, codeBadRequest, "the request body did not arrive within "+s.cfg.BodyTimeout.String())
 	}

@@ -259,9 +259,7 @@ func (l *ConnLimiter) Handler(h http.Handler) http.Handler {
 // isOperatorRoute: the routes a spare connection may use.
 func isOperatorRoute(r *http.Request) bool {
 	switch r.URL.Path {
-	case "/health":
-		return r.Method == http.MethodGet || r.Method == http.MethodHead
-	case "/metrics":
+	case "/health", "/metrics":
 		return r.Method == http.MethodGet || r.Method == http.MethodHead
 	}
 	return false

@@ -57,10 +57,9 @@ func TestHEADOnEveryGETRoute(t *testing.T) {
 			continue
 		}
 		for _, p := range paths {
+			// No body: net/http drops what a HEAD handler writes, and Go's
+			// client reads none, so only status and headers are compared.
 			head := e.do("HEAD", p, nil)
-			if len(head.body) != 0 {
-				t.Errorf("HEAD %s: a body of %d bytes", p, len(head.body))
-			}
 			if rt.sse {
 				if want := 200; strings.Contains(p, "nope") || strings.Contains(p, "%20") {
 					if head.status != 400 {

@@ -284,7 +284,7 @@ func heldBytes(evs []engine.Event) int64 {
 // endSubscription tells the client why its subscription ends (the store
 // closed or a read failed) and counts the drop.
 func (s *Server) endSubscription(r *http.Request, sub *engine.Subscription, sw *sseWriter, err error) {
-	b := append([]byte("event: error\ndata: "), appendString(nil, err.Error())...)
+	b := appendString([]byte("event: error\ndata: "), err.Error())
 	b = append(b, "\n\n"...)
 	sw.send(b)
 	s.metrics.subsDropped.WithLabelValues(dropError).Inc()
