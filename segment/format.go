@@ -177,6 +177,17 @@ func parseFrameHeader(b []byte) (frameHeader, error) {
 	return h, nil
 }
 
+// parseDataFrameHeader is parseFrameHeader where the segment's data says a
+// frame is (before its end): a zero length there is damage
+// (errZeroInData), not the end of the log.
+func parseDataFrameHeader(b []byte) (frameHeader, error) {
+	h, err := parseFrameHeader(b)
+	if err == errEndOfLog {
+		err = errZeroInData
+	}
+	return h, err
+}
+
 // decodeFrame decodes the frame at the start of b and verifies its checksum
 // (not the records inside; see checkRecords). It returns the header and the
 // records bytes, which alias b.

@@ -128,10 +128,7 @@ func (l *Log) Replay(after uint64, fn func(r *Record, loc Loc) error) error {
 			if err != nil {
 				return err
 			}
-			h, err := parseFrameHeader(hb)
-			if err == errEndOfLog {
-				err = errZeroInData // before the end of the data: damage
-			}
+			h, err := parseDataFrameHeader(hb)
 			if err == nil && h.FirstPos != next {
 				err = corruptf("frame starts at position %d, want %d", h.FirstPos, next)
 			}

@@ -104,10 +104,7 @@ func frameBoundary(s *segment, pos uint64) (int64, *xxhash.Digest, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		h, err := parseFrameHeader(fb)
-		if err == errEndOfLog {
-			err = errZeroInData // before the end of the data: damage
-		}
+		h, err := parseDataFrameHeader(fb)
 		if err == nil {
 			if fb, err = rd.peek(off, int(h.size())); err != nil {
 				return 0, nil, err
