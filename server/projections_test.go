@@ -154,6 +154,7 @@ func TestProjectionLifecycle(t *testing.T) {
 	if s := e.get("/api/projections/"+made["id"].(string)).ok(t, 200); num(t, s["keys"]) != 2 || s["state"] != nil {
 		t.Fatalf("state projection: %v", s)
 	}
+	waitFor(t, m, "$stream-stats", uint64(num(t, last["position"])))
 	if s := e.get("/api/projections/$stream-stats").ok(t, 200); num(t, s["keys"]) < 2 {
 		t.Fatalf("system projection: %v", s)
 	}
