@@ -96,7 +96,7 @@ func (s *Server) handleSubscribeAll(w http.ResponseWriter, r *http.Request, _ ht
 		writeError(w, e)
 		return
 	}
-	plain, e := messagesPlain(q)
+	plain, e := q.messagesPlain()
 	if e != nil {
 		writeError(w, e)
 		return
@@ -142,7 +142,7 @@ func (s *Server) handleSubscribeStream(w http.ResponseWriter, r *http.Request, p
 		writeError(w, e)
 		return
 	}
-	plain, e := messagesPlain(q)
+	plain, e := q.messagesPlain()
 	if e != nil {
 		writeError(w, e)
 		return
@@ -165,22 +165,6 @@ func (s *Server) handleSubscribeStream(w http.ResponseWriter, r *http.Request, p
 		}
 		return s.store.SubscribeStream(id, fromVersion, fromPos)
 	})
-}
-
-// messagesPlain reads ?messages=: typed (the default: an event: line with
-// the event's type) or plain (no event: line).
-func messagesPlain(q query) (bool, *apiError) {
-	v, ok, e := q.get("messages")
-	if e != nil || !ok {
-		return false, e
-	}
-	switch v {
-	case "typed":
-		return false, nil
-	case "plain":
-		return true, nil
-	}
-	return false, badRequest("query parameter messages=" + quoteShort(v) + ": want typed or plain")
 }
 
 func (s *Server) serveSubscription(w http.ResponseWriter, r *http.Request, plain bool, open func() *engine.Subscription) {

@@ -120,32 +120,34 @@ func (q query) limit() (int, *apiError) {
 
 // boolean returns a true|false parameter.
 func (q query) boolean(name string, def bool) (bool, *apiError) {
+	return q.either(name, def, "false", "true")
+}
+
+// backward returns the direction parameter: forward (default) or backward.
+func (q query) backward() (bool, *apiError) {
+	return q.either("direction", false, "forward", "backward")
+}
+
+// messagesPlain reads ?messages=: typed (the default: an event: line with
+// the event's type) or plain (no event: line).
+func (q query) messagesPlain() (bool, *apiError) {
+	return q.either("messages", false, "typed", "plain")
+}
+
+// either reads a parameter with two allowed values: false for no, true for
+// yes, def when it is absent.
+func (q query) either(name string, def bool, no, yes string) (bool, *apiError) {
 	s, ok, e := q.get(name)
 	if e != nil || !ok {
 		return def, e
 	}
 	switch s {
-	case "true":
-		return true, nil
-	case "false":
+	case no:
 		return false, nil
-	}
-	return false, badRequest("query parameter " + name + "=" + quoteShort(s) + ": want true or false")
-}
-
-// backward returns the direction parameter: forward (default) or backward.
-func (q query) backward() (bool, *apiError) {
-	s, ok, e := q.get("direction")
-	if e != nil || !ok {
-		return false, e
-	}
-	switch s {
-	case "forward":
-		return false, nil
-	case "backward":
+	case yes:
 		return true, nil
 	}
-	return false, badRequest("query parameter direction=" + quoteShort(s) + ": want forward or backward")
+	return false, badRequest("query parameter " + name + "=" + quoteShort(s) + ": want " + no + " or " + yes)
 }
 
 // eventTypes returns the eventTypes filter: comma-separated, repeatable.
