@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -137,11 +139,7 @@ func TestDiskFullRecovers(t *testing.T) {
 }
 
 func sortAcks(a []acked) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j].pos < a[j-1].pos; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
+	slices.SortFunc(a, func(x, y acked) int { return cmp.Compare(x.pos, y.pos) })
 }
 
 // checkAcked reads $all from the running store: exactly the acknowledged
