@@ -1,12 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -58,7 +59,7 @@ func within(t *testing.T, d time.Duration, fn func()) {
 // acks (in any order of acknowledgement), gap-free.
 func checkAcks(t *testing.T, fs vfs.FS, acks []acked) {
 	t.Helper()
-	sort.Slice(acks, func(i, j int) bool { return acks[i].pos < acks[j].pos })
+	sortAcks(acks)
 	checkExactly(t, fs, Options{}, acks, false)
 }
 
@@ -146,36 +147,14 @@ func TestLeaderHandOffUnderLoad(t *testing.T) {
 func TestCloseWhileAppending(t *testing.T) {
 	mem := vfs.NewMem()
 	s := openT(t, "/data", Options{FS: slowSyncFS{mem, 200 * time.Microsecond}})
-	var mu sync.Mutex
 	var acks []acked
 	within(t, 60*time.Second, func() {
-		var wg sync.WaitGroup
-		for w := 0; w < 16; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				stream := fmt.Sprint("w-", w)
-				for i := 0; ; i++ {
-					id := fmt.Sprintf("%d-%d", w, i)
-					res, err := s.Append(ctx, stream, Any, []Proposed{evID(id, "T")})
-					if errors.Is(err, ErrClosed) {
-						return
-					}
-					if err != nil {
-						t.Errorf("append: %v", err)
-						return
-					}
-					mu.Lock()
-					acks = append(acks, acked{stream, id, res.Events[0].Version, res.FirstPosition})
-					mu.Unlock()
-				}
-			}()
-		}
+		wait := appendUntil(t, s, 16, 0, func(err error) bool { return errors.Is(err, ErrClosed) })
 		time.Sleep(100 * time.Millisecond)
 		if err := s.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		wg.Wait()
+		acks = wait()
 	})
 	if t.Failed() {
 		return
@@ -195,34 +174,14 @@ func TestFsyncFailureUnderConcurrentAppends(t *testing.T) {
 	fault := vfs.NewFault(slowSyncFS{mem, 300 * time.Microsecond})
 	s := openT(t, "/data", Options{FS: fault})
 	fault.FailSyncAt(fault.Syncs() + 40)
-	var mu sync.Mutex
 	var acks []acked
 	var failures atomic.Int64
 	within(t, 60*time.Second, func() {
-		var wg sync.WaitGroup
-		for w := 0; w < 16; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				stream := fmt.Sprint("w-", w)
-				for i := 0; i < 200; i++ {
-					id := fmt.Sprintf("%d-%d", w, i)
-					res, err := s.Append(ctx, stream, Any, []Proposed{evID(id, "T")})
-					if err != nil {
-						var fe *FailedError
-						if !errors.As(err, &fe) || fe.Recoverable {
-							t.Errorf("append: %v, want the sticky *FailedError", err)
-						}
-						failures.Add(1)
-						return
-					}
-					mu.Lock()
-					acks = append(acks, acked{stream, id, res.Events[0].Version, res.FirstPosition})
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
+		acks = appendUntil(t, s, 16, 200, func(err error) bool {
+			var fe *FailedError
+			failures.Add(1)
+			return errors.As(err, &fe) && !fe.Recoverable
+		})()
 	})
 	if t.Failed() {
 		return
@@ -236,6 +195,38 @@ func TestFsyncFailureUnderConcurrentAppends(t *testing.T) {
 	crashed := mem.Crash()
 	s.Close()
 	checkAcks(t, crashed, acks)
+}
+
+// appendUntil starts writers goroutines, each appending one event at a time
+// (expected version Any) to its own stream w-<n>, until it has made max
+// appends (0: no limit) or an append fails: an error stop accepts ends the
+// writer, any other fails the test. The returned wait blocks until every
+// writer has returned and gives the acknowledged events.
+func appendUntil(t *testing.T, s *Store, writers, max int, stop func(error) bool) (wait func() []acked) {
+	var mu sync.Mutex
+	var acks []acked
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream := fmt.Sprint("w-", w)
+			for i := 0; max == 0 || i < max; i++ {
+				id := fmt.Sprintf("%d-%d", w, i)
+				res, err := s.Append(ctx, stream, Any, []Proposed{evID(id, "T")})
+				if err != nil {
+					if !stop(err) {
+						t.Errorf("append: %v", err)
+					}
+					return
+				}
+				mu.Lock()
+				acks = append(acks, acked{stream, id, res.Events[0].Version, res.FirstPosition})
+				mu.Unlock()
+			}
+		}()
+	}
+	return func() []acked { wg.Wait(); return acks }
 }
 
 // Under FsyncInterval, appends go on while commits carry the interval
@@ -381,7 +372,7 @@ func TestHolderCommitsOneBatch(t *testing.T) {
 	for r := range rets {
 		all = append(all, r)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].pos < all[j].pos })
+	slices.SortFunc(all, func(x, y ret) int { return cmp.Compare(x.pos, y.pos) })
 	for i := 1; i < len(all); i++ {
 		// Position i-1's batch was durable a whole fsync before position
 		// i's; allow scheduling noise up to 2 fsyncs the other way.
