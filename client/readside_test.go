@@ -43,11 +43,12 @@ func TestProjectionLifecycle(t *testing.T) {
 		}
 		last = r.Position
 	}
-	if _, err := c.Append(ctx, "order-1", "OrderPaid", nil); err != nil {
+	paid, err := c.Append(ctx, "order-1", "OrderPaid", nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Read-your-writes: the count entry of OrderPlaced after position last.
-	e, err := c.Query(ctx, "order-counts", "OrderPlaced", client.QueryOptions{MinPosition: last, Timeout: 5 * time.Second})
+	e, err := c.Query(ctx, "order-counts", "OrderPlaced", client.QueryOptions{MinPosition: paid.Position, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -330,12 +330,17 @@ func TestIntervalFsyncFailureNotRetried(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond) // the failing holder hands the token on
-	s.w.mu.Lock()
-	syncAt := s.w.syncAt
-	s.w.mu.Unlock()
-	if !syncAt.IsZero() {
-		t.Fatalf("an interval fsync is still asked for after the sticky failure (at %v)", syncAt)
+	// The failing holder hands the token on and asks for no more interval
+	// fsyncs (a retry would keep syncAt set).
+	syncAt := func() time.Time {
+		s.w.mu.Lock()
+		defer s.w.mu.Unlock()
+		return s.w.syncAt
+	}
+	for deadline = time.Now().Add(5 * time.Second); !syncAt().IsZero(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("an interval fsync is still asked for after the sticky failure (at %v)", syncAt())
+		}
 	}
 }
 

@@ -193,6 +193,7 @@ func TestPreallocWaitsForSpaceThenMovesEarly(t *testing.T) {
 	if l.Filled() || hasFile(mem, "/log/"+preallocName) {
 		t.Fatal("preallocated although space is low")
 	}
+	waitFor(t, "the low space logged", func() bool { return logs.count(slog.LevelInfo, "not preallocating") > 0 })
 	if n := logs.count(slog.LevelInfo, "not preallocating"); n != 1 {
 		t.Fatalf("low space logged %d times, want once", n)
 	}

@@ -148,8 +148,8 @@ func (l *ConnLimiter) Accept() (net.Conn, error) {
 			v.released = true // its slot passes to c
 			delete(l.idle, v)
 			l.mu.Unlock()
-			_ = v.Conn.Close() // the server's wait for its next request ends
-			l.opt.Metrics.connsReclaimed.Inc()
+			l.opt.Metrics.connsReclaimed.Inc() // counted before anyone sees the close
+			_ = v.Conn.Close()                 // the server's wait for its next request ends
 			return &limitedConn{Conn: c, l: l}, nil
 		}
 		if l.spareOpen < l.opt.Spare {
@@ -162,8 +162,8 @@ func (l *ConnLimiter) Accept() (net.Conn, error) {
 			return lc, nil
 		}
 		l.mu.Unlock()
+		l.opt.Metrics.connsRefused.WithLabelValues("closed").Inc() // counted before the client sees the close
 		_ = c.Close()
-		l.opt.Metrics.connsRefused.WithLabelValues("closed").Inc()
 		l.warn()
 	}
 }

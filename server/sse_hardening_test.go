@@ -161,7 +161,7 @@ func TestSSEStalledSubscribers(t *testing.T) {
 		t.Skip("writes 25 MiB")
 	}
 	log := &lockedBuffer{}
-	e := newEnv(t, Config{SSEWriteTimeout: 1500 * time.Millisecond, Heartbeat: time.Hour, Logger: slog.New(slog.NewTextHandler(log, nil))})
+	e := newEnv(t, Config{SSEWriteTimeout: 5 * time.Second, Heartbeat: time.Hour, Logger: slog.New(slog.NewTextHandler(log, nil))})
 	const events, size, subs = 100, 256 << 10, 4
 	e.appendBig(t, "big-1", events, size) // 25 MiB: far more than the sockets buffer
 	base := heapAlloc()
@@ -183,7 +183,7 @@ func TestSSEStalledSubscribers(t *testing.T) {
 		t.Fatalf("stalled subscribers hold %d MiB, want under %d MiB", held>>20, limit>>20)
 	}
 
-	eventually(t, 10*time.Second, "stalled subscribers dropped", func() bool {
+	eventually(t, 20*time.Second, "stalled subscribers dropped", func() bool {
 		return metricValue(t, e.srv.metrics, "eventd_subscribers_dropped_total", "reason", dropWriteTimeout) == subs
 	})
 	eventually(t, 5*time.Second, "budget given back", func() bool { return e.srv.sseMem.inUse() == 0 })

@@ -159,7 +159,7 @@ func TestResetRebuilds(t *testing.T) {
 			t.Fatalf("%s just reset: %+v", rid, in)
 		}
 	}
-	e.wait(id, last)
+	e.wait(id, e.st.Head()) // the reset event: the status is active once it is processed
 	e.wait(ByEventType, last)
 	if v := e.value(id, "s-a"); v["n"] != 11.0 || v["v"] != 11.0 {
 		t.Fatalf("after reset s-a: %v", v)
@@ -290,7 +290,7 @@ func TestErrorStatus(t *testing.T) {
 	if err != nil || in.Error != "" || in.Status == StatusError {
 		t.Fatalf("reset clears the error: %+v %v", in, err)
 	}
-	e.wait(id, last)
+	e.wait(id, e.st.Head()) // the reset event: the status is active once it is processed
 	if v := e.value(id, "a-1"); v["n"] != 3.0 || v["v"] != 3.0 {
 		t.Fatalf("after the reset: %v", v)
 	}
