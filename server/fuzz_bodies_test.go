@@ -20,6 +20,7 @@ import (
 
 	"github.com/eventd/eventd/engine"
 	"github.com/eventd/eventd/engine/command"
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/projection"
 	"github.com/eventd/eventd/engine/reducer"
 	"github.com/eventd/eventd/engine/schema"
@@ -51,7 +52,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	if err != nil {
 		f.Fatal(err)
 	}
-	db, err := projection.OpenDB(filepath.Join(dir, "projections"), lg)
+	db, err := derived.Open(filepath.Join(dir, "projections"), nil, lg)
 	if err != nil {
 		f.Fatal(err)
 	}

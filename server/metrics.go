@@ -139,7 +139,7 @@ var (
 	descIndexBytes  = prometheus.NewDesc("eventd_index_memory_bytes", "Estimated RAM used by the index.", nil, nil)
 	descSubscribers = prometheus.NewDesc("eventd_subscribers", "Open subscriptions (SSE and internal).", nil, nil)
 	descFsyncPolicy = prometheus.NewDesc("eventd_fsync_policy_info", "The fsync policy in force (--fsync), as the label policy; value 1.", []string{"policy"}, nil)
-	descHealthy     = prometheus.NewDesc("eventd_healthy", "1 when the store has no sticky failure and no corruption found.", nil, nil)
+	descHealthy     = prometheus.NewDesc("eventd_healthy", "1 when /health is healthy: no sticky storage failure, no corruption found, the derived-data store writable.", nil, nil)
 )
 
 func (c statsCollector) Describe(ch chan<- *prometheus.Desc) {

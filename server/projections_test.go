@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/projection"
 	"github.com/eventd/eventd/engine/reducer"
 )
@@ -27,7 +28,7 @@ func newProjectionEnv(t *testing.T, cfg Config) (*testEnv, *projection.Manager) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := projection.OpenDB(filepath.Join(dir, "projections"), discardLogger())
+	db, err := derived.Open(filepath.Join(dir, "projections"), nil, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/eventd/eventd/engine"
 	"github.com/eventd/eventd/engine/command"
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/projection"
 	"github.com/eventd/eventd/engine/reducer"
 	"github.com/eventd/eventd/engine/schema"
@@ -292,7 +293,7 @@ func storeError(err error) *apiError {
 		return badRequest(err.Error())
 	case errors.Is(err, engine.ErrSchemaViolation), errors.Is(err, engine.ErrUpcast):
 		return schemaError(err)
-	case errors.As(err, &failed), errors.Is(err, engine.ErrClosed):
+	case errors.As(err, &failed), errors.Is(err, engine.ErrClosed), errors.Is(err, derived.ErrFailed):
 		return errf(http.StatusServiceUnavailable, codeUnavailable, err.Error())
 	case errors.Is(err, engine.ErrCorrupt):
 		// Damaged data is never returned: the read fails, /health says degraded.

@@ -3,8 +3,7 @@ package server
 import (
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2"
-
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/reducer"
 	"github.com/eventd/eventd/engine/schema"
 	"github.com/eventd/eventd/engine/snapshot"
@@ -13,7 +12,7 @@ import (
 func newSnapshotEnv(t *testing.T) *testEnv {
 	t.Helper()
 	e := newEnv(t, Config{})
-	db, err := pebble.Open(t.TempDir(), &pebble.Options{})
+	db, err := derived.Open(t.TempDir(), nil, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

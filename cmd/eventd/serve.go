@@ -196,7 +196,7 @@ func runServe(args []string, stderr io.Writer) int {
 	}
 	closeAll := func() error { return errors.Join(ss.close(), store.Close()) }
 
-	api := server.New(store, server.Config{
+	api := server.New(serverStore{store, ss.db}, server.Config{
 		MaxBody:         int64(maxBody),
 		MaxEventSize:    int(sf.maxEventSize),
 		Auth:            keys,

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
-	"github.com/cockroachdb/pebble/v2"
+	"slices"
 
 	pvfs "github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/eventd/eventd/engine"
 	"github.com/eventd/eventd/engine/command"
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/projection"
 	"github.com/eventd/eventd/engine/reducer"
 	"github.com/eventd/eventd/engine/schema"
@@ -23,10 +23,11 @@ import (
 type subsystems struct {
 	schemas     *schema.Registry
 	reducers    *reducer.Registry
-	db          *pebble.DB // derived data: read models and snapshots
+	db          *derived.DB // derived data: read models and snapshots
 	snapshots   *snapshot.Store
 	projections *projection.Manager
 	commands    *command.Service
+	lg          *slog.Logger
 }
 
 // openSubsystems loads every subsystem's definitions from the log and
@@ -48,7 +49,7 @@ type tuning struct {
 }
 
 func openSubsystemsTuned(store *engine.Store, dataDir string, snapOpts snapshot.Options, log *slog.Logger, tn tuning) (*subsystems, error) {
-	ss := &subsystems{}
+	ss := &subsystems{lg: log}
 	var err error
 	if ss.schemas, err = schema.Open(store); err != nil {
 		return nil, fmt.Errorf("loading schemas: %w", err)
@@ -58,7 +59,7 @@ func openSubsystemsTuned(store *engine.Store, dataDir string, snapOpts snapshot.
 	if ss.reducers, err = reducer.Open(store); err != nil {
 		return nil, fmt.Errorf("loading reducers: %w", err)
 	}
-	if ss.db, err = projection.OpenDBFS(engine.Layout{Dir: dataDir}.Projections(), tn.dbFS, log); err != nil {
+	if ss.db, err = derived.Open(engine.Layout{Dir: dataDir}.Projections(), tn.dbFS, log); err != nil {
 		return nil, fmt.Errorf("opening the derived-data store: %w", err)
 	}
 	snapOpts.Logger = log
@@ -87,10 +88,19 @@ func openSubsystemsTuned(store *engine.Store, dataDir string, snapOpts snapshot.
 
 // close stops the subsystems in the reverse order (commands first: they
 // append; projections then persist their state; the store closes after).
+//
+// While the derived-data store waits for room on the disk, its writers
+// (projections, automatic snapshots) cannot finish: they are left as they
+// are, and the store is not closed. The next start resumes them from what
+// pebble had synced, as after a crash.
 func (ss *subsystems) close() error {
 	var errs []error
 	if ss.commands != nil {
 		errs = append(errs, ss.commands.Close())
+	}
+	if ss.db != nil && ss.db.Waiting() {
+		ss.lg.Warn("stopping while the derived-data store waits for room on the disk: projections and snapshots are left as they are; the next start resumes them from their last checkpoints")
+		return errors.Join(errs...)
 	}
 	if ss.projections != nil {
 		errs = append(errs, ss.projections.Close())
@@ -106,3 +116,19 @@ func (ss *subsystems) close() error {
 
 // totalCommands is /health's totalCommands.
 func (ss *subsystems) totalCommands() uint64 { return ss.commands.Total() }
+
+// serverStore is the store as the server sees it: its problems (/health,
+// eventd_healthy) include the derived-data store's — waiting for room on
+// the disk, or failed — which leave the log working.
+type serverStore struct {
+	*engine.Store
+	db *derived.DB
+}
+
+func (s serverStore) Problems() []string {
+	p := s.Store.Problems()
+	if d := s.db.Problem(); d != "" {
+		p = append(slices.Clip(p), d)
+	}
+	return p
+}

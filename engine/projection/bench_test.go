@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/derived"
 )
 
 // The catch-up benchmarks read one log of benchEvents events of about 200
@@ -103,7 +104,7 @@ func BenchmarkCatchUp(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				dir := b.TempDir()
-				db, err := OpenDB(dir, quiet())
+				db, err := derived.Open(dir, nil, quiet())
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -158,7 +159,7 @@ func BenchmarkCatchUp(b *testing.B) {
 // 100k-entry read model (one match), scanning every entry.
 func BenchmarkWhere(b *testing.B) {
 	st := openBenchStore(b)
-	db, err := OpenDB(b.TempDir(), quiet())
+	db, err := derived.Open(b.TempDir(), nil, quiet())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,13 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/reducer"
 )
 
-type pebbleDB = pebble.DB
+type pebbleDB = derived.DB
 
 var crashRounds = flag.Int("projection-crash-rounds", 8, "rounds of TestCrashKill (SIGKILL under load, restart, recount)")
 
@@ -47,7 +46,7 @@ func openCrashStore(dir string) (*engine.Store, *pebbleDB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := OpenDB(filepath.Join(dir, "projections"), quiet())
+	db, err := derived.Open(filepath.Join(dir, "projections"), nil, quiet())
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, err

@@ -13,7 +13,7 @@
 //
 // # Lifecycle
 //
-//	db, err := projection.OpenDB(engine.Layout{Dir: dir}.Projections(), logger)
+//	db, err := derived.Open(engine.Layout{Dir: dir}.Projections(), nil, logger)
 //	m, err := projection.Open(db, store, registry, projection.Options{Logger: logger})
 //	info, created, err := m.Create(ctx, projection.Definition{Name: "users", Kind: projection.KindState, StreamPrefix: "user-"})
 //	err = m.Wait(ctx, info.ID, pos)         // read your writes
@@ -106,5 +106,8 @@
 //	proj.go       one projection; runner.go its goroutine and flushes
 //	model.go      the kinds over table.go (entries in memory over pebble) and table_read.go
 //	query.go      Wait, Lookup, Query; info.go Get, List; where.go the filters
-//	codec.go, jsonraw.go  values to and from JSON; keys.go the layout; db.go OpenDB
+//	codec.go, jsonraw.go  values to and from JSON; keys.go the layout
+//
+// The pebble database itself, and what happens when it cannot be written,
+// is engine/derived.
 package projection

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/reducer"
 )
 
@@ -20,10 +22,11 @@ type env struct {
 	t    testing.TB
 	dir  string
 	st   *engine.Store
-	db   *pebble.DB
+	db   *derived.DB
 	m    *Manager
 	reg  *reducer.Registry
 	opts Options
+	fs   vfs.FS // the derived store's file system; nil: the operating system's
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -43,7 +46,7 @@ func (e *env) open() {
 	if e.st, err = engine.Open(e.dir, engine.Options{Fsync: engine.FsyncNever, Logger: quiet()}); err != nil {
 		e.t.Fatal(err)
 	}
-	if e.db, err = OpenDB(filepath.Join(e.dir, "projections"), quiet()); err != nil {
+	if e.db, err = derived.Open(filepath.Join(e.dir, "projections"), e.fs, quiet()); err != nil {
 		e.t.Fatal(err)
 	}
 	e.opts.Logger = quiet()

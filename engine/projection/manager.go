@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/reducer"
 )
 
@@ -61,7 +62,7 @@ func (o Options) withDefaults() Options {
 
 // Manager runs the projections. Its methods are safe for concurrent use.
 type Manager struct {
-	db       *pebble.DB
+	db       *derived.DB
 	log      Log
 	reducers *reducer.Registry
 	opts     Options
@@ -80,7 +81,7 @@ type Manager struct {
 // read models in db with them (a model of another generation, of a
 // projection that no longer exists, or ahead of the log is wiped and
 // rebuilt) and starts every projection that is neither paused nor failed.
-func Open(db *pebble.DB, log Log, reducers *reducer.Registry, opts Options) (*Manager, error) {
+func Open(db *derived.DB, log Log, reducers *reducer.Registry, opts Options) (*Manager, error) {
 	opts = opts.withDefaults()
 	if reducers == nil {
 		reducers = reducer.NewRegistry()
@@ -183,7 +184,7 @@ func (m *Manager) reconcile(metas map[string]*meta) error {
 		}
 		p.model = newModel(p, mt)
 	}
-	return b.Commit(pebble.NoSync)
+	return m.db.Commit(b, pebble.NoSync)
 }
 
 // wipeInto adds the removal of id's model and checkpoint to b.
@@ -204,17 +205,20 @@ func freshInto(b *pebble.Batch, p *proj) error {
 
 // commitNoSync commits b without fsync: a batch lost in a crash leaves
 // the older state, which Open tells apart by its generation.
-func commitNoSync(fill func(b *pebble.Batch) error, db *pebble.DB) error {
+func commitNoSync(fill func(b *pebble.Batch) error, db *derived.DB) error {
 	b := db.NewBatch()
 	defer b.Close()
 	if err := fill(b); err != nil {
 		return err
 	}
-	return b.Commit(pebble.NoSync)
+	return db.Commit(b, pebble.NoSync)
 }
 
 // Close stops every projection after persisting its model and checkpoint,
-// and syncs the store. Calls after Close fail with ErrClosed.
+// and syncs the store. Calls after Close fail with ErrClosed. A failure of
+// the derived-data store (derived.ErrFailed) is not returned again: it was
+// logged and shown in the projections' status when it happened, and the
+// next start resumes from the checkpoints pebble had synced.
 func (m *Manager) Close() error {
 	m.admin.Lock()
 	defer m.admin.Unlock()
@@ -243,7 +247,8 @@ func (m *Manager) Close() error {
 		p.progress.Notify() // waiters see the manager closed
 	}
 	// The flushes were not synced; one synced write makes them durable.
-	errs = append(errs, m.db.LogData(nil, pebble.Sync))
+	errs = append(errs, m.db.Sync())
+	errs = slices.DeleteFunc(errs, func(err error) bool { return errors.Is(err, derived.ErrFailed) })
 	return errors.Join(errs...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/derived"
 )
 
 func TestRestartKeepsEverything(t *testing.T) {
@@ -95,7 +96,7 @@ func TestOpenRebuildsModelAheadOfLog(t *testing.T) {
 	last := e.add("a-1", "A", M{})
 	e.wait("x", last)
 	e.close()
-	db, err := OpenDB(e.dir+"/projections", quiet())
+	db, err := derived.Open(e.dir+"/projections", nil, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -228,7 +228,7 @@ func (r *runner) flush() error {
 		if c.err = b.Set(metaKey(id), mb, nil); c.err != nil {
 			return
 		}
-		if c.err = b.Commit(pebble.NoSync); c.err == nil {
+		if c.err = db.Commit(b, pebble.NoSync); c.err == nil {
 			md.markCommitted(seq)
 		}
 	}()

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/eventd/eventd/engine/derived"
 )
 
 // codec turns a model's values into the bytes stored (JSON objects, also
@@ -48,7 +50,7 @@ type entry[V any] struct {
 // neither dirty nor part of a batch still being committed. So a key absent
 // from entries has its latest value in the store (or does not exist).
 type table[V any] struct {
-	db       *pebble.DB
+	db       *derived.DB
 	prefix   []byte // dataStart(id): the store key of an entry is prefix+key
 	codec    codec[V]
 	capacity int // entries kept in memory beyond the pinned ones
@@ -76,7 +78,7 @@ type table[V any] struct {
 	keyBuf []byte // runner's scratch
 }
 
-func newTable[V any](db *pebble.DB, id string, c codec[V], capacity int, m *meta) *table[V] {
+func newTable[V any](db *derived.DB, id string, c codec[V], capacity int, m *meta) *table[V] {
 	t := &table[V]{db: db, prefix: dataStart(id), codec: c, capacity: capacity,
 		entries: map[string]*entry[V]{}, complete: m == nil || m.Keys == 0}
 	if m != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/derived"
 )
 
 // auto takes snapshots in the background, never on the append path: a
@@ -115,7 +116,8 @@ func (a *auto) work() {
 				return
 			}
 		}
-		if _, err := a.s.Take(a.ctx, stream, v); err != nil && a.ctx.Err() == nil {
+		// The derived store's failure was logged once, when it happened.
+		if _, err := a.s.Take(a.ctx, stream, v); err != nil && a.ctx.Err() == nil && !errors.Is(err, derived.ErrFailed) {
 			a.s.lg.Warn("snapshot: automatic snapshot failed", "stream", stream, "version", v, "err", err)
 		}
 		if a.ctx.Err() != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/reducer"
 	"github.com/eventd/eventd/engine/schema"
 )
@@ -31,7 +32,7 @@ type env struct {
 	t     testing.TB
 	dir   string
 	store *engine.Store
-	db    *pebble.DB
+	db    *derived.DB
 	reds  *reducer.Registry
 	revs  *schema.Registry
 	snaps *Store
@@ -43,7 +44,7 @@ func openEnv(t testing.TB, dir string, opts Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := pebble.Open(dir+"/db", &pebble.Options{Logger: quiet{}})
+	db, err := derived.Open(dir+"/db", nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +79,6 @@ func (e *env) close() {
 		_ = e.store.Close()
 		e.snaps = nil
 	}
-}
-
-type quiet struct{}
-
-func (quiet) Infof(string, ...any)  {}
-func (quiet) Errorf(string, ...any) {}
-func (quiet) Fatalf(f string, a ...any) {
-	panic(fmt.Sprintf(f, a...))
 }
 
 func (e *env) add(stream, typ, data string) engine.AppendResult {

@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/eventd/eventd/engine"
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/jsonv"
 	"github.com/eventd/eventd/engine/reducer"
 )
@@ -97,7 +98,7 @@ func (s *Snapshot) Created() time.Time { return time.Unix(0, s.CreatedAt).UTC() 
 // Store keeps aggregate snapshots in the derived-data store and replays
 // streams from them. Safe for concurrent use.
 type Store struct {
-	db       *pebble.DB
+	db       *derived.DB
 	log      Log
 	reducers *reducer.Registry
 	revs     Revisions
@@ -118,7 +119,7 @@ var (
 
 // Open returns a Store over db (a key prefix of its own: "s/") and starts
 // the automatic snapshots.
-func Open(db *pebble.DB, log Log, reducers *reducer.Registry, revs Revisions, opts Options) (*Store, error) {
+func Open(db *derived.DB, log Log, reducers *reducer.Registry, revs Revisions, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
 	s := &Store{db: db, log: log, reducers: reducers, revs: revs, opts: opts, lg: opts.Logger}
 	if opts.Every > 0 || opts.After > 0 {
@@ -218,7 +219,7 @@ func (s *Store) put(meta Snapshot, state []byte) (Snapshot, error) {
 			return Snapshot{}, err
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.db.Commit(b, pebble.Sync); err != nil {
 		return Snapshot{}, err
 	}
 	return meta, nil

@@ -1,0 +1,176 @@
+// Package derived is the store of derived data: the read models of
+// engine/projection and the snapshots of engine/snapshot, in one embedded
+// pebble database under the data dir's projections/ folder. Everything in
+// it can be rebuilt from the log, which never depends on it.
+//
+// pebble treats a failed write of its WAL or MANIFEST as the end of the
+// world: it panics (or calls its logger's Fatalf, which must not return),
+// leaving its commit pipeline locked, and on some paths (a WAL rotation)
+// in a way no recover can catch. A full or failing disk must not take the
+// daemon down with it. Two layers, so that the log — which never waits for
+// this store — keeps working:
+//
+//   - A full disk never reaches pebble (room.go): a write refused for lack
+//     of room waits and is tried again until there is room, and a
+//     preallocation refused for lack of room is given up. Projections and
+//     snapshots pause meanwhile and go on by themselves; Problem says so.
+//   - Any other failed write (EIO) that pebble panics on inside one of
+//     eventd's writes (Commit, Set, Sync) is recovered there: that write
+//     returns an error wrapping ErrFailed, and every later one fails at
+//     once without calling into pebble again. Those writes go into pebble
+//     one at a time: a second one already inside would wait forever on the
+//     pipeline the first one's panic left locked (they are all background
+//     work — projection flushes, snapshots — so this costs no request
+//     anything). Reads go on; projections stop in error and snapshots are
+//     not taken until a restart, which resumes from what pebble had synced.
+//     A failure on one of pebble's own goroutines (a MANIFEST write during
+//     a background flush or compaction, a WAL rotation) still ends the
+//     process, as pebble intends; the next start recovers as after a crash.
+//
+// See docs/failures.md.
+package derived
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// ErrFailed is wrapped by every write error once the store has failed.
+var ErrFailed = errors.New("derived-data store failed (projections resume from their last checkpoints at the next start)")
+
+// Sizes of the store. The memtable is large enough that a flush of a busy
+// projection (thousands of entries) does not rotate it every time; the
+// block cache serves reads of entries evicted from the projections' own
+// caches.
+const (
+	memTable = 32 << 20
+	cache    = 64 << 20
+)
+
+// DB is the pebble database with its writes guarded. Read through the
+// embedded *pebble.DB (Get, NewIter, NewBatch); write only through Commit,
+// Set and Sync (a pebble.Batch's own Commit would bypass the guard).
+type DB struct {
+	*pebble.DB
+	writeMu sync.Mutex // one write inside pebble at a time (see the package doc)
+	failed  atomic.Pointer[error]
+	lg      *slog.Logger
+	room    *room
+}
+
+// Open opens (creating) the store at path over the file system fs (nil:
+// the operating system's; tests pass pebble's crashable in-memory FS to
+// simulate a power loss). pebble's messages go to lg: informational ones at
+// debug level, errors as warnings (it retries them), fatal ones as errors.
+func Open(path string, fs vfs.FS, lg *slog.Logger) (*DB, error) {
+	if lg == nil {
+		lg = slog.Default()
+	}
+	if fs == nil {
+		fs = vfs.Default
+	}
+	rm := &room{lg: lg}
+	c := pebble.NewCache(cache)
+	defer c.Unref()
+	opts := &pebble.Options{
+		FS:           roomFS{fs, rm},
+		Cache:        c,
+		MemTableSize: memTable,
+		Logger:       logger{lg.With("component", "pebble")},
+		// A projection catching up rewrites its whole model every few
+		// flushes: let more of it gather in L0 before compacting it.
+		L0CompactionThreshold: 8,
+		L0StopWritesThreshold: 32,
+		LBaseMaxBytes:         256 << 20,
+	}
+	db, err := pebble.Open(path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("derived: opening %s: %w", path, err)
+	}
+	return &DB{DB: db, lg: lg, room: rm}, nil
+}
+
+// Err is nil until a write has failed fatally, then the error every write
+// returns.
+func (d *DB) Err() error {
+	if p := d.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Problem is what /health reports about the store: its failure, or that
+// its writes wait for room on the disk; "" when neither.
+func (d *DB) Problem() string {
+	if err := d.Err(); err != nil {
+		return err.Error() + ": restart the daemon to resume the projections"
+	}
+	if d.room == nil {
+		return ""
+	}
+	return d.room.problem()
+}
+
+// Waiting says whether writes wait for room on the disk now.
+func (d *DB) Waiting() bool { return d.room != nil && d.room.problem() != "" }
+
+// Commit commits b (the caller closes it).
+func (d *DB) Commit(b *pebble.Batch, o *pebble.WriteOptions) error {
+	return d.guard(func() error { return b.Commit(o) })
+}
+
+// Set writes one key.
+func (d *DB) Set(key, value []byte, o *pebble.WriteOptions) error {
+	return d.guard(func() error { return d.DB.Set(key, value, o) })
+}
+
+// Sync makes every earlier write durable (one synced, empty WAL write).
+func (d *DB) Sync() error {
+	return d.guard(func() error { return d.DB.LogData(nil, pebble.Sync) })
+}
+
+// Close closes pebble. After a failure it does not: pebble's Close would
+// wait forever for the commit pipeline its panic left locked. The failure
+// was reported when it happened, and what pebble synced before it is what
+// the next start finds (the process ends after Close: nothing else may
+// open the directory meanwhile).
+func (d *DB) Close() error {
+	if err := d.Err(); err != nil {
+		d.lg.Warn("derived-data store not closed: it failed earlier; the next start recovers it", "err", err)
+		return nil
+	}
+	return d.DB.Close()
+}
+
+// guard runs a pebble write, alone, unless the store has failed, and turns
+// a panic inside it (pebble's own, or logger.Fatalf's) into the store's
+// failure.
+func (d *DB) guard(write func() error) (err error) {
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
+	if err := d.Err(); err != nil {
+		return err
+	}
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		msg := fmt.Sprint(v)
+		if f, ok := v.(fatal); ok {
+			msg = f.msg
+		}
+		first := fmt.Errorf("%w: %s", ErrFailed, msg)
+		if d.failed.CompareAndSwap(nil, &first) {
+			d.lg.Error("the derived-data store failed: projections stop in error and snapshots are not taken until the next start; the log is not affected", "err", msg)
+		}
+		err = d.Err()
+	}()
+	return write()
+}

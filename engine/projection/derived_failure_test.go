@@ -1,0 +1,57 @@
+package projection
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/eventd/eventd/engine/derived/derivedtest"
+)
+
+// The derived-data store fails (its WAL cannot be written: EIO, a failing disk):
+// the projection stops in error with the reason instead of the daemon
+// ending, the log goes on taking appends, Close reports nothing more, and
+// the next start (a new process: pebble's files as synced) resumes from
+// the checkpoint pebble had synced and counts every event exactly once.
+func TestDerivedStoreFailureStopsProjections(t *testing.T) {
+	inj, mem := &derivedtest.WAL{Errno: syscall.EIO}, vfs.NewCrashableMem()
+	e := &env{t: t, dir: t.TempDir(), reg: newRegistry(), fs: inj.Wrap(mem),
+		opts: Options{noSystem: true, FlushInterval: time.Millisecond}}
+	e.open()
+	t.Cleanup(e.close)
+	e.create(Definition{ID: "x", Name: "n", Kind: KindCount})
+	n := 0
+	add := func() uint64 { n++; return e.add("a-1", "A", M{}) }
+	e.wait("x", add())
+
+	inj.On()
+	deadline := time.Now().Add(20 * time.Second)
+	for e.get("x").Status != StatusError {
+		if time.Now().After(deadline) {
+			t.Fatalf("no error status 20 s after the WAL failed: %+v", e.get("x"))
+		}
+		add() // each append moves the runner to another flush, and a commit
+		time.Sleep(2 * time.Millisecond)
+	}
+	if in := e.get("x"); !strings.Contains(in.Error, "derived-data store failed") || !strings.Contains(in.Error, "input/output error") {
+		t.Fatalf("error status without the reason: %q", in.Error)
+	}
+	if e.db.Err() == nil {
+		t.Fatal("the store does not say it failed")
+	}
+	last := add() // the log is not affected
+	e.close()     // fails the test if Close reports the failure again
+
+	e.fs = mem.CrashClone(vfs.CrashCloneCfg{}) // the failed pebble is never closed: a restart
+	e.open()
+	e.wait("x", last)
+	if in := e.get("x"); in.Status != StatusActive || in.EventsProcessed != uint64(n) {
+		t.Fatalf("after the restart: %+v, want active with %d events", in, n)
+	}
+	if total, _ := e.counts("x"); total != float64(n) {
+		t.Fatalf("count %v after the restart, want %d (each event once)", total, n)
+	}
+}
