@@ -293,7 +293,7 @@ func storeError(err error) *apiError {
 		return badRequest(err.Error())
 	case errors.Is(err, engine.ErrSchemaViolation), errors.Is(err, engine.ErrUpcast):
 		return schemaError(err)
-	case errors.As(err, &failed), errors.Is(err, engine.ErrClosed), errors.Is(err, derived.ErrFailed):
+	case errors.As(err, &failed), errors.Is(err, engine.ErrClosed), errors.Is(err, derived.ErrFailed), errors.Is(err, derived.ErrNoRoom):
 		return errf(http.StatusServiceUnavailable, codeUnavailable, err.Error())
 	case errors.Is(err, engine.ErrCorrupt):
 		// Damaged data is never returned: the read fails, /health says degraded.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	pvfs "github.com/cockroachdb/pebble/v2/vfs"
 
@@ -27,7 +28,6 @@ type subsystems struct {
 	snapshots   *snapshot.Store
 	projections *projection.Manager
 	commands    *command.Service
-	lg          *slog.Logger
 }
 
 // openSubsystems loads every subsystem's definitions from the log and
@@ -49,7 +49,7 @@ type tuning struct {
 }
 
 func openSubsystemsTuned(store *engine.Store, dataDir string, snapOpts snapshot.Options, log *slog.Logger, tn tuning) (*subsystems, error) {
-	ss := &subsystems{lg: log}
+	ss := &subsystems{}
 	var err error
 	if ss.schemas, err = schema.Open(store); err != nil {
 		return nil, fmt.Errorf("loading schemas: %w", err)
@@ -89,19 +89,33 @@ func openSubsystemsTuned(store *engine.Store, dataDir string, snapOpts snapshot.
 // close stops the subsystems in the reverse order (commands first: they
 // append; projections then persist their state; the store closes after).
 //
-// While the derived-data store waits for room on the disk, its writers
-// (projections, automatic snapshots) cannot finish: they are left as they
-// are, and the store is not closed. The next start resumes them from what
-// pebble had synced, as after a crash.
+// Projections, snapshots and the derived-data store write to the disk, and
+// on a full one they wait for room (engine/derived): they get
+// derivedCloseWait to finish, then are left as they are (the next start
+// resumes them from what pebble had synced, as after a crash) and close
+// returns an error saying so — the log still closes after it.
 func (ss *subsystems) close() error {
 	var errs []error
 	if ss.commands != nil {
 		errs = append(errs, ss.commands.Close())
 	}
-	if ss.db != nil && ss.db.Waiting() {
-		ss.lg.Warn("stopping while the derived-data store waits for room on the disk: projections and snapshots are left as they are; the next start resumes them from their last checkpoints")
-		return errors.Join(errs...)
+	done := make(chan error, 1)
+	go func() { done <- ss.closeDerived() }()
+	select {
+	case err := <-done:
+		errs = append(errs, err)
+	case <-time.After(derivedCloseWait):
+		errs = append(errs, fmt.Errorf("projections and snapshots did not stop within %v (waiting for room on the disk?): left as they are; the next start resumes them from their last checkpoints", derivedCloseWait))
 	}
+	return errors.Join(errs...)
+}
+
+// derivedCloseWait bounds the stop of the derived-data writers (close).
+const derivedCloseWait = 15 * time.Second
+
+// closeDerived stops projections and snapshots and closes their store.
+func (ss *subsystems) closeDerived() error {
+	var errs []error
 	if ss.projections != nil {
 		errs = append(errs, ss.projections.Close())
 	}

@@ -11,21 +11,25 @@
 // this store — keeps working:
 //
 //   - A full disk never reaches pebble (room.go): a write refused for lack
-//     of room waits and is tried again until there is room, and a
-//     preallocation refused for lack of room is given up. Projections and
-//     snapshots pause meanwhile and go on by themselves; Problem says so.
-//   - Any other failed write (EIO) that pebble panics on inside one of
-//     eventd's writes (Commit, Set, Sync) is recovered there: that write
-//     returns an error wrapping ErrFailed, and every later one fails at
-//     once without calling into pebble again. Those writes go into pebble
-//     one at a time: a second one already inside would wait forever on the
-//     pipeline the first one's panic left locked (they are all background
-//     work — projection flushes, snapshots — so this costs no request
-//     anything). Reads go on; projections stop in error and snapshots are
-//     not taken until a restart, which resumes from what pebble had synced.
-//     A failure on one of pebble's own goroutines (a MANIFEST write during
-//     a background flush or compaction, a WAL rotation) still ends the
-//     process, as pebble intends; the next start recovers as after a crash.
+//     of room waits and is tried again until there is room, and nothing is
+//     preallocated. Projections and snapshots pause meanwhile and go on by
+//     themselves; Problem says so, and Available lets requests answer 503
+//     at once instead of waiting.
+//   - Any other failure: a failed write or sync of the WAL or MANIFEST
+//     (seen by room.go) marks the store failed before pebble's next
+//     commit; a panic of pebble inside one of eventd's writes (Commit, Set,
+//     Sync) is recovered there. Either way that write returns an error
+//     wrapping ErrFailed, and every later one fails at once without calling
+//     into pebble again. Those writes go into pebble one at a time: a
+//     second one already inside would wait forever on the pipeline the
+//     first one's panic left locked (they are background work — projection
+//     flushes, snapshots — or requests that checked Available first).
+//     Reads go on; projections stop in error and snapshots are not taken
+//     until a restart, which resumes from what pebble had synced. A
+//     failure pebble meets before eventd's next write sees it (a MANIFEST
+//     write during a background flush or compaction, a WAL rotation under
+//     a commit already inside) still ends the process, as pebble intends;
+//     the next start recovers as after a crash.
 //
 // See docs/failures.md.
 package derived
@@ -40,6 +44,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
+
+// ErrNoRoom: the store's writes wait for room on the disk (Available).
+var ErrNoRoom = errors.New("derived-data store waits for room on the disk, try again later")
 
 // ErrFailed is wrapped by every write error once the store has failed.
 var ErrFailed = errors.New("derived-data store failed (projections resume from their last checkpoints at the next start)")
@@ -76,6 +83,7 @@ func Open(path string, fs vfs.FS, lg *slog.Logger) (*DB, error) {
 		fs = vfs.Default
 	}
 	rm := &room{lg: lg}
+	rm.opening.Store(true)
 	c := pebble.NewCache(cache)
 	defer c.Unref()
 	opts := &pebble.Options{
@@ -90,6 +98,7 @@ func Open(path string, fs vfs.FS, lg *slog.Logger) (*DB, error) {
 		LBaseMaxBytes:         256 << 20,
 	}
 	db, err := pebble.Open(path, opts)
+	rm.opening.Store(false)
 	if err != nil {
 		return nil, fmt.Errorf("derived: opening %s: %w", path, err)
 	}
@@ -108,17 +117,38 @@ func (d *DB) Err() error {
 // Problem is what /health reports about the store: its failure, or that
 // its writes wait for room on the disk; "" when neither.
 func (d *DB) Problem() string {
-	if err := d.Err(); err != nil {
-		return err.Error() + ": restart the daemon to resume the projections"
-	}
-	if d.room == nil {
+	err := d.Available()
+	switch {
+	case err == nil:
 		return ""
+	case errors.Is(err, ErrFailed):
+		return err.Error() + ": restart the daemon to resume the projections"
 	}
 	return d.room.problem()
 }
 
 // Waiting says whether writes wait for room on the disk now.
 func (d *DB) Waiting() bool { return d.room != nil && d.room.problem() != "" }
+
+// Available is nil when a write would go through now; else why not: the
+// store failed (ErrFailed), or its writes wait for room (ErrNoRoom).
+// Requests check it before they write, and answer 503 instead of waiting.
+// (A disk that fills right after the check still makes that write wait.)
+func (d *DB) Available() error {
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if d.room == nil {
+		return nil
+	}
+	if err := d.room.brokenErr(); err != nil {
+		return fmt.Errorf("%w: %v", ErrFailed, err)
+	}
+	if p := d.room.problem(); p != "" {
+		return fmt.Errorf("%w: %s", ErrNoRoom, p)
+	}
+	return nil
+}
 
 // Commit commits b (the caller closes it).
 func (d *DB) Commit(b *pebble.Batch, o *pebble.WriteOptions) error {
@@ -157,6 +187,12 @@ func (d *DB) guard(write func() error) (err error) {
 	if err := d.Err(); err != nil {
 		return err
 	}
+	if d.room != nil {
+		if cause := d.room.brokenErr(); cause != nil { // fail before pebble tries (see roomFS)
+			d.markFailed(cause.Error())
+			return d.Err()
+		}
+	}
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -166,11 +202,16 @@ func (d *DB) guard(write func() error) (err error) {
 		if f, ok := v.(fatal); ok {
 			msg = f.msg
 		}
-		first := fmt.Errorf("%w: %s", ErrFailed, msg)
-		if d.failed.CompareAndSwap(nil, &first) {
-			d.lg.Error("the derived-data store failed: projections stop in error and snapshots are not taken until the next start; the log is not affected", "err", msg)
-		}
+		d.markFailed(msg)
 		err = d.Err()
 	}()
 	return write()
+}
+
+// markFailed records the store's failure (the first one only).
+func (d *DB) markFailed(msg string) {
+	first := fmt.Errorf("%w: %s", ErrFailed, msg)
+	if d.failed.CompareAndSwap(nil, &first) {
+		d.lg.Error("the derived-data store failed: projections stop in error and snapshots are not taken until the next start; the log is not affected", "err", msg)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -147,6 +148,9 @@ func TestNoRoomWaits(t *testing.T) {
 	if p := db.Problem(); !strings.Contains(p, "no room") || !strings.Contains(p, "no space left on device") || db.Err() != nil {
 		t.Fatalf("while full: problem %q, Err %v", p, db.Err())
 	}
+	if err := db.Available(); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("Available while full: %v, want ErrNoRoom (requests answer 503, not wait)", err)
+	}
 	inj.Off()
 	select {
 	case err := <-done:
@@ -156,8 +160,8 @@ func TestNoRoomWaits(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the commit did not go through 10 s after there was room")
 	}
-	if db.Waiting() || db.Problem() != "" || db.Err() != nil {
-		t.Fatalf("after: waiting %v, problem %q, Err %v", db.Waiting(), db.Problem(), db.Err())
+	if db.Waiting() || db.Problem() != "" || db.Err() != nil || db.Available() != nil {
+		t.Fatalf("after: waiting %v, problem %q, Err %v, Available %v", db.Waiting(), db.Problem(), db.Err(), db.Available())
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -171,5 +175,50 @@ func TestNoRoomWaits(t *testing.T) {
 		t.Fatalf("the synced write after a restart: %q %v", v, err)
 	} else {
 		closer.Close()
+	}
+}
+
+// Opening on a full disk fails (the daemon does not start, as before
+// engine/derived) instead of waiting for room with nothing served.
+func TestOpenOnFullDiskFails(t *testing.T) {
+	inj := &derivedtest.WAL{Errno: syscall.ENOSPC, All: true}
+	inj.On()
+	within(t, 10*time.Second, "Open", func() {
+		if db, err := Open("/db", inj.Wrap(vfs.NewCrashableMem()), slog.New(slog.DiscardHandler)); err == nil {
+			db.Close()
+			t.Error("Open on a full disk succeeded")
+		} else if !strings.Contains(err.Error(), "no space left on device") {
+			t.Errorf("Open on a full disk: %v", err)
+		}
+	})
+}
+
+// pebble would reserve 35 MiB for a WAL holding 100 KiB of records; the
+// store reserves nothing, so the WAL takes what is written (on the real
+// file system: preallocation needs a file descriptor).
+func TestNoWALPreallocation(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range 100 { // a few of the WAL's 32 KiB blocks
+		if err := db.Set(fmt.Appendf(nil, "k%d", i), make([]byte, 1024), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wals, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	if len(wals) == 0 {
+		t.Fatal("no WAL file")
+	}
+	for _, w := range wals {
+		var st syscall.Stat_t
+		if err := syscall.Stat(w, &st); err != nil {
+			t.Fatal(err)
+		}
+		if used := st.Blocks * 512; used > 1<<20 {
+			t.Fatalf("%s takes %d bytes on disk for 100 KiB of records: preallocated", w, used)
+		}
 	}
 }

@@ -3,7 +3,10 @@ package derived
 import (
 	"errors"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,12 +24,18 @@ import (
 //     it), snapshots wait, reads go on. Once the log's own full-disk
 //     handling and the operator have made room, they go on by themselves.
 //     The first wait is logged, and /health says so (DB.Problem).
-//   - A preallocation refused for lack of room is given up: pebble
-//     reserves each WAL in chunks of 110% of the memtable (35 MiB here)
-//     before writing into it, which on a nearly full disk takes the space
-//     the log needs. Without it a WAL grows by what is written.
+//   - Nothing is preallocated: pebble reserves each WAL in chunks of 110%
+//     of the memtable (35 MiB here) before writing into it, which on a
+//     nearly full disk takes the space the log needs (and a refused
+//     reservation on ext4 keeps what it had got). Without it a WAL grows by
+//     what is written, as any file does.
+//   - While the store opens, a write refused for lack of room is not
+//     retried: Open fails, and the daemon does not start (as before).
 //
-// Other errors pass through (and fail the store, see DB.guard).
+// Other errors pass through. One of a WAL or MANIFEST file (a write or a
+// sync: EIO, or any fsync error) marks the store broken at once, so that
+// the next write fails the store (DB.guard) before pebble, whose next
+// commit might rotate the broken WAL — a panic no recover catches.
 type roomFS struct {
 	vfs.FS
 	r *room
@@ -35,9 +44,34 @@ type roomFS struct {
 // room is the state roomFS's files share: who waits for room.
 type room struct {
 	lg      *slog.Logger
+	opening atomic.Bool           // Open runs: no waiting
+	broken  atomic.Pointer[error] // the first failure of a WAL or MANIFEST file
 	mu      sync.Mutex
 	waiting int   // writes waiting for room now
 	cause   error // the error of the first of them
+}
+
+// vital says whether a failure of the named file breaks pebble: its WAL
+// or its MANIFEST.
+func vital(name string) bool {
+	base := filepath.Base(name)
+	return strings.HasSuffix(base, ".log") || strings.HasPrefix(base, "MANIFEST-")
+}
+
+// fail records err of file name (nil: nothing) and returns it.
+func (r *room) fail(name string, err error) error {
+	if err != nil && vital(name) {
+		r.broken.CompareAndSwap(nil, &err)
+	}
+	return err
+}
+
+// brokenErr is the first failure of a vital file, or nil.
+func (r *room) brokenErr() error {
+	if p := r.broken.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // roomFile is a file of roomFS.
@@ -52,8 +86,8 @@ func noRoom(err error) bool { return errors.Is(err, syscall.ENOSPC) || errors.Is
 // retry runs write until it is not refused for lack of room.
 func (r *room) retry(name string, write func() error) error {
 	err := write()
-	if err == nil || !noRoom(err) {
-		return err
+	if err == nil || !noRoom(err) || r.opening.Load() {
+		return r.fail(name, err)
 	}
 	r.mu.Lock()
 	if r.waiting == 0 {
@@ -73,7 +107,7 @@ func (r *room) retry(name string, write func() error) error {
 	for backoff := 10 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
 		time.Sleep(backoff)
 		if err = write(); err == nil || !noRoom(err) {
-			return err
+			return r.fail(name, err)
 		}
 	}
 }
@@ -108,11 +142,15 @@ func (f roomFile) WriteAt(p []byte, off int64) (int, error) {
 	return done, err
 }
 
-func (f roomFile) Preallocate(offset, length int64) error {
-	if err := f.File.Preallocate(offset, length); err != nil && !noRoom(err) {
-		return err
-	}
-	return nil
+// Preallocate reserves nothing (see roomFS).
+func (roomFile) Preallocate(offset, length int64) error { return nil }
+
+func (f roomFile) Sync() error     { return f.r.fail(f.name, f.File.Sync()) }
+func (f roomFile) SyncData() error { return f.r.fail(f.name, f.File.SyncData()) }
+
+func (f roomFile) SyncTo(length int64) (bool, error) {
+	full, err := f.File.SyncTo(length)
+	return full, f.r.fail(f.name, err)
 }
 
 func (fs roomFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {

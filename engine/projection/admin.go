@@ -29,6 +29,9 @@ func (m *Manager) Create(ctx context.Context, d Definition) (info Info, created 
 		info, err := p.info(false)
 		return info, false, err
 	}
+	if err := m.db.Available(); err != nil { // before the journal: nothing half done
+		return Info{}, false, err
+	}
 	var start uint64
 	if d.StartFrom == StartNow {
 		start = m.log.Head()
@@ -91,6 +94,9 @@ func (m *Manager) setPaused(ctx context.Context, id string, pause bool) (Info, e
 		return Info{}, fmt.Errorf("%w (%s): reset it to rebuild it", ErrFailed, failed)
 	}
 	if paused != pause {
+		if err := m.db.Available(); err != nil { // a pause persists the model
+			return Info{}, err
+		}
 		typ := evResumed
 		if pause {
 			typ = evPaused
@@ -129,6 +135,9 @@ func (m *Manager) Reset(ctx context.Context, id string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	if err := m.db.Available(); err != nil {
+		return Info{}, err
+	}
 	pos, _, err := record(ctx, m.log, evReset, journalData{ID: id})
 	if err != nil {
 		return Info{}, err
@@ -165,6 +174,9 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 	}
 	if p.def.Kind == KindSystem {
 		return fmt.Errorf("%w: %s cannot be deleted", ErrSystem, id)
+	}
+	if err := m.db.Available(); err != nil {
+		return err
 	}
 	if _, _, err := record(ctx, m.log, evDeleted, journalData{ID: id}); err != nil {
 		return err

@@ -1,6 +1,8 @@
 package projection
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"syscall"
 	"testing"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/eventd/eventd/engine/derived"
 	"github.com/eventd/eventd/engine/derived/derivedtest"
 )
 
@@ -54,4 +57,52 @@ func TestDerivedStoreFailureStopsProjections(t *testing.T) {
 	if total, _ := e.counts("x"); total != float64(n) {
 		t.Fatalf("count %v after the restart, want %d (each event once)", total, n)
 	}
+}
+
+// While the derived-data store waits for room on a full disk, the
+// projections pause and admin requests fail at once with ErrNoRoom,
+// journaling nothing; once there is room everything goes on by itself.
+func TestNoRoomPausesProjections(t *testing.T) {
+	inj, mem := &derivedtest.WAL{Errno: syscall.ENOSPC}, vfs.NewCrashableMem()
+	e := &env{t: t, dir: t.TempDir(), reg: newRegistry(), fs: inj.Wrap(mem),
+		opts: Options{noSystem: true, FlushInterval: time.Millisecond}}
+	e.open()
+	t.Cleanup(e.close)
+	e.create(Definition{ID: "x", Name: "n", Kind: KindCount})
+	n := 0
+	add := func() uint64 { n++; return e.add("a-1", "A", M{}) }
+	e.wait("x", add())
+
+	inj.On()
+	for deadline := time.Now().Add(20 * time.Second); !e.db.Waiting(); {
+		if time.Now().After(deadline) {
+			t.Fatal("no write waits for room 20 s after the disk was full")
+		}
+		add()
+		time.Sleep(2 * time.Millisecond)
+	}
+	journal := func() uint64 { info, _ := e.st.Stream(journalStream); return info.Version }
+	before := journal()
+	if _, _, err := e.m.Create(context.Background(), Definition{ID: "y", Name: "n", Kind: KindCount}); !errors.Is(err, derived.ErrNoRoom) {
+		t.Fatalf("Create while the disk is full: %v, want ErrNoRoom", err)
+	}
+	if err := e.m.Delete(context.Background(), "x"); !errors.Is(err, derived.ErrNoRoom) {
+		t.Fatalf("Delete while the disk is full: %v, want ErrNoRoom", err)
+	}
+	if after := journal(); after != before {
+		t.Fatalf("refused requests journaled %d events", after-before)
+	}
+
+	inj.Off()
+	for deadline := time.Now().Add(10 * time.Second); e.db.Waiting(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("writes still wait 10 s after there was room")
+		}
+	}
+	last := add()
+	e.wait("x", last)
+	if in := e.get("x"); in.Status != StatusActive || in.EventsProcessed != uint64(n) || e.db.Err() != nil {
+		t.Fatalf("after room came back: %+v (err %v), want active with %d events", in, e.db.Err(), n)
+	}
+	e.create(Definition{ID: "y", Name: "n", Kind: KindCount})
 }

@@ -116,8 +116,8 @@ func (a *auto) work() {
 				return
 			}
 		}
-		// The derived store's failure was logged once, when it happened.
-		if _, err := a.s.Take(a.ctx, stream, v); err != nil && a.ctx.Err() == nil && !errors.Is(err, derived.ErrFailed) {
+		// The derived store's failure or wait for room was logged when it began.
+		if _, err := a.s.Take(a.ctx, stream, v); err != nil && a.ctx.Err() == nil && !errors.Is(err, derived.ErrFailed) && !errors.Is(err, derived.ErrNoRoom) {
 			a.s.lg.Warn("snapshot: automatic snapshot failed", "stream", stream, "version", v, "err", err)
 		}
 		if a.ctx.Err() != nil {

@@ -11,10 +11,11 @@ import (
 )
 
 // WAL is an errorfs injector: while on, every write, sync and
-// preallocation of pebble's WAL files fails with Errno — syscall.EIO for a
-// failing disk, syscall.ENOSPC for a full one.
+// preallocation of pebble's WAL files (of every file with All) fails with
+// Errno — syscall.EIO for a failing disk, syscall.ENOSPC for a full one.
 type WAL struct {
 	Errno syscall.Errno
+	All   bool
 	on    atomic.Bool
 }
 
@@ -29,7 +30,7 @@ func (w *WAL) String() string { return "WAL " + w.Errno.Error() }
 
 // MaybeError implements errorfs.Injector.
 func (w *WAL) MaybeError(op errorfs.Op) error {
-	if !w.on.Load() || !strings.HasSuffix(op.Path, ".log") {
+	if !w.on.Load() || !w.All && !strings.HasSuffix(op.Path, ".log") {
 		return nil
 	}
 	switch op.Kind {
