@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -74,6 +75,83 @@ func TestDerivedFailureInHealth(t *testing.T) {
 		t.Fatalf("closing the subsystems: %v", err)
 	}
 	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On a full disk under the derived-data store, requests that would write
+// to it answer 503 within moments instead of waiting for room, reads
+// answer, /health says why; once there is room all of it works again.
+func TestFullDerivedStoreAnswers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	st, err := engine.Open(dir, engine.Options{Fsync: engine.FsyncNever, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inj := &derivedtest.WAL{Errno: syscall.ENOSPC}
+	ss, err := openSubsystemsTuned(st, dir, snapshot.Options{Every: -1, After: -1}, quietLog(), tuning{
+		dbFS: inj.Wrap(pvfs.NewCrashableMem()), projections: projection.Options{FlushInterval: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := server.New(serverStore{st, ss.db}, server.Config{Logger: quietLog(), Projections: ss.projections,
+		Snapshots: ss.snapshots, Reducers: ss.reducers, Schemas: ss.schemas, Commands: ss.commands, TotalCommands: ss.totalCommands})
+	if _, err := st.Append(context.Background(), "s-1", engine.Any, []engine.Proposed{{Type: "T", Data: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		done := make(chan *httptest.ResponseRecorder, 1)
+		go func() {
+			rec := httptest.NewRecorder()
+			api.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+			done <- rec
+		}()
+		select {
+		case rec := <-done:
+			return rec.Code, rec.Body.String()
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s %s: no answer within 5 s (waiting for room: %v)", method, path, ss.db.Waiting())
+			return 0, ""
+		}
+	}
+
+	inj.On() // the first write to find the disk full is a request's
+	if code, body := call("POST", "/api/snapshots", `{"streamId":"s-1"}`); code != 503 || !strings.Contains(body, "room") {
+		t.Fatalf("POST /api/snapshots on a full disk: %d %s", code, body)
+	}
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/api/projections", `{"projectionId":"p1","name":"p1","kind":"count"}`},
+		{"POST", "/api/projections/$by-category/reset", ``},
+		{"POST", "/api/snapshots", `{"streamId":"s-1"}`},
+	} {
+		if code, body := call(r.method, r.path, r.body); code != 503 {
+			t.Fatalf("%s %s on a full disk: %d %s", r.method, r.path, code, body)
+		}
+	}
+	if code, body := call("GET", "/api/projections", ``); code != 200 || strings.Contains(body, `"p1"`) {
+		t.Fatalf("GET /api/projections on a full disk: %d %s", code, body)
+	}
+	if code, body := call("GET", "/health", ``); code != 503 || !strings.Contains(body, "no room on the disk") {
+		t.Fatalf("/health on a full disk: %d %s", code, body)
+	}
+
+	inj.Off()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if code, _ := call("GET", "/health", ``); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/health not healthy 10 s after there was room")
+		}
+	}
+	if code, body := call("POST", "/api/snapshots", `{"streamId":"s-1"}`); code != 201 {
+		t.Fatalf("POST /api/snapshots with room again: %d %s", code, body)
+	}
+	if code, body := call("POST", "/api/projections", `{"projectionId":"p1","name":"p1","kind":"count"}`); code != 201 {
+		t.Fatalf("POST /api/projections with room again: %d %s", code, body)
+	}
+	if err := errors.Join(ss.close(), st.Close()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -153,6 +154,36 @@ func (d *DB) Available() error {
 // Commit commits b (the caller closes it).
 func (d *DB) Commit(b *pebble.Batch, o *pebble.WriteOptions) error {
 	return d.guard(func() error { return b.Commit(o) })
+}
+
+// CommitRequest commits b for a request, which must not wait on a full
+// disk: like Commit, but it returns ErrNoRoom as soon as the store's writes
+// wait for room, and the commit then finishes in the background when there
+// is room. It takes b over (it is closed when the commit is done): the
+// caller must not close it.
+func (d *DB) CommitRequest(b *pebble.Batch, o *pebble.WriteOptions) error {
+	if err := d.Available(); err != nil {
+		_ = b.Close()
+		return err
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := d.Commit(b, o)
+		_ = b.Close()
+		done <- err
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			if err := d.Available(); errors.Is(err, ErrNoRoom) {
+				return err
+			}
+		}
+	}
 }
 
 // Set writes one key.

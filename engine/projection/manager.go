@@ -205,13 +205,16 @@ func freshInto(b *pebble.Batch, p *proj) error {
 
 // commitNoSync commits b without fsync: a batch lost in a crash leaves
 // the older state, which Open tells apart by its generation.
+//
+// It runs for requests (create, reset, delete): on a full disk it answers
+// ErrNoRoom at once rather than waiting (derived.DB.CommitRequest).
 func commitNoSync(fill func(b *pebble.Batch) error, db *derived.DB) error {
 	b := db.NewBatch()
-	defer b.Close()
 	if err := fill(b); err != nil {
+		_ = b.Close()
 		return err
 	}
-	return db.Commit(b, pebble.NoSync)
+	return db.CommitRequest(b, pebble.NoSync)
 }
 
 // Close stops every projection after persisting its model and checkpoint,

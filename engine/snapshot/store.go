@@ -197,7 +197,12 @@ func (s *Store) put(meta Snapshot, state []byte) (Snapshot, error) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	b := s.db.NewBatch()
-	defer b.Close()
+	committing := false // CommitRequest takes b over
+	defer func() {
+		if !committing {
+			_ = b.Close()
+		}
+	}()
 	if err := b.Set(snapKey(meta.StreamID, meta.Version, meta.CreatedAt), val, nil); err != nil {
 		return Snapshot{}, err
 	}
@@ -222,7 +227,10 @@ func (s *Store) put(meta Snapshot, state []byte) (Snapshot, error) {
 			return Snapshot{}, err
 		}
 	}
-	if err := s.db.Commit(b, pebble.Sync); err != nil {
+	committing = true
+	// A full disk answers 503 at once (the commit then finishes when there
+	// is room) rather than holding the request.
+	if err := s.db.CommitRequest(b, pebble.Sync); err != nil {
 		return Snapshot{}, err
 	}
 	return meta, nil
