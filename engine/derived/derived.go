@@ -86,7 +86,6 @@ func Open(path string, fs vfs.FS, lg *slog.Logger) (*DB, error) {
 	rm := &room{lg: lg}
 	rm.opening.Store(true)
 	c := pebble.NewCache(cache)
-	defer c.Unref()
 	opts := &pebble.Options{
 		FS:           roomFS{fs, rm},
 		Cache:        c,
@@ -98,12 +97,63 @@ func Open(path string, fs vfs.FS, lg *slog.Logger) (*DB, error) {
 		L0StopWritesThreshold: 32,
 		LBaseMaxBytes:         256 << 20,
 	}
-	db, err := pebble.Open(path, opts)
-	rm.opening.Store(false)
+	db, err := openOrNoRoom(path, opts, rm)
 	if err != nil {
 		return nil, fmt.Errorf("derived: opening %s: %w", path, err)
 	}
+	c.Unref()
+	rm.opening.Store(false)
 	return &DB{DB: db, lg: lg, room: rm}, nil
+}
+
+// openNoRoomWait is how long Open waits for pebble once one of its writes
+// was refused for lack of room: pebble retries a failed flush of the
+// replayed WAL forever, so a full disk would hold the start with nothing
+// served.
+const openNoRoomWait = 2 * time.Second
+
+// openOrNoRoom runs pebble.Open, and gives up on it (leaving it to finish,
+// or not, on its own: the daemon does not start) openNoRoomWait after the
+// disk first refused it room. A panic of pebble (Fatalf) is an error.
+func openOrNoRoom(path string, opts *pebble.Options, rm *room) (*pebble.DB, error) {
+	type opened struct {
+		db  *pebble.DB
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				ch <- opened{err: fmt.Errorf("%v", v)}
+			}
+		}()
+		db, err := pebble.Open(path, opts)
+		ch <- opened{db, err}
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var since time.Time
+	for {
+		select {
+		case o := <-ch:
+			return o.db, o.err
+		case <-tick.C:
+			cause := rm.openErr.Load()
+			if cause == nil {
+				continue
+			}
+			if since.IsZero() {
+				since = time.Now()
+			} else if time.Since(since) >= openNoRoomWait {
+				go func() { // should pebble get there after all
+					if o := <-ch; o.db != nil {
+						_ = o.db.Close()
+					}
+				}()
+				return nil, *cause
+			}
+		}
+	}
 }
 
 // Err is nil until a write has failed fatally, then the error every write

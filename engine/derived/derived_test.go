@@ -179,18 +179,36 @@ func TestNoRoomWaits(t *testing.T) {
 }
 
 // Opening on a full disk fails (the daemon does not start, as before
-// engine/derived) instead of waiting for room with nothing served.
+// engine/derived) instead of waiting for room with nothing served: a new
+// store, and one with a WAL to replay (pebble retries that flush forever).
 func TestOpenOnFullDiskFails(t *testing.T) {
-	inj := &derivedtest.WAL{Errno: syscall.ENOSPC, All: true}
-	inj.On()
-	within(t, 10*time.Second, "Open", func() {
-		if db, err := Open("/db", inj.Wrap(vfs.NewCrashableMem()), slog.New(slog.DiscardHandler)); err == nil {
-			db.Close()
-			t.Error("Open on a full disk succeeded")
-		} else if !strings.Contains(err.Error(), "no space left on device") {
-			t.Errorf("Open on a full disk: %v", err)
-		}
-	})
+	for _, existing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("existing=%v", existing), func(t *testing.T) {
+			mem := vfs.NewMem()
+			if existing {
+				db, err := Open("/db", mem, slog.New(slog.DiscardHandler))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := db.Set([]byte("k"), []byte("v"), pebble.Sync); err != nil {
+					t.Fatal(err)
+				}
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			inj := &derivedtest.WAL{Errno: syscall.ENOSPC, All: true}
+			inj.On()
+			within(t, 10*time.Second, "Open", func() {
+				if db, err := Open("/db", inj.Wrap(mem), slog.New(slog.DiscardHandler)); err == nil {
+					db.Close()
+					t.Error("Open on a full disk succeeded")
+				} else if !strings.Contains(err.Error(), "no space left on device") {
+					t.Errorf("Open on a full disk: %v", err)
+				}
+			})
+		})
+	}
 }
 
 // pebble would reserve 35 MiB for a WAL holding 100 KiB of records; the

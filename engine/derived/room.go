@@ -45,6 +45,7 @@ type roomFS struct {
 type room struct {
 	lg      *slog.Logger
 	opening atomic.Bool           // Open runs: no waiting
+	openErr atomic.Pointer[error] // the first write refused for room while opening
 	broken  atomic.Pointer[error] // the first failure of a WAL or MANIFEST file
 	mu      sync.Mutex
 	waiting int   // writes waiting for room now
@@ -86,7 +87,11 @@ func noRoom(err error) bool { return errors.Is(err, syscall.ENOSPC) || errors.Is
 // retry runs write until it is not refused for lack of room.
 func (r *room) retry(name string, write func() error) error {
 	err := write()
-	if err == nil || !noRoom(err) || r.opening.Load() {
+	if err != nil && noRoom(err) && r.opening.Load() {
+		r.openErr.CompareAndSwap(nil, &err)
+		return err
+	}
+	if err == nil || !noRoom(err) {
 		return r.fail(name, err)
 	}
 	r.mu.Lock()
