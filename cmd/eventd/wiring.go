@@ -90,10 +90,11 @@ func openSubsystemsTuned(store *engine.Store, dataDir string, snapOpts snapshot.
 // append; projections then persist their state; the store closes after).
 //
 // Projections, snapshots and the derived-data store write to the disk, and
-// on a full one they wait for room (engine/derived): they get
-// derivedCloseWait to finish, then are left as they are (the next start
-// resumes them from what pebble had synced, as after a crash) and close
-// returns an error saying so — the log still closes after it.
+// on a full one they wait for room (engine/derived): once their writes
+// have waited derivedCloseWait in all, they are left as they are (the next
+// start resumes them from what pebble had synced, as after a crash) and
+// close returns an error saying so — the log still closes after it. A stop
+// that is merely slow (a big model to flush) is waited for.
 func (ss *subsystems) close() error {
 	var errs []error
 	if ss.commands != nil {
@@ -101,17 +102,30 @@ func (ss *subsystems) close() error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- ss.closeDerived() }()
-	select {
-	case err := <-done:
-		errs = append(errs, err)
-	case <-time.After(derivedCloseWait):
-		errs = append(errs, fmt.Errorf("projections and snapshots did not stop within %v (waiting for room on the disk?): left as they are; the next start resumes them from their last checkpoints", derivedCloseWait))
+	tick := time.NewTicker(derivedCloseTick)
+	defer tick.Stop()
+	for waited := time.Duration(0); ; {
+		select {
+		case err := <-done:
+			return errors.Join(append(errs, err)...)
+		case <-tick.C:
+			if ss.db == nil || !ss.db.Waiting() {
+				continue
+			}
+			if waited += derivedCloseTick; waited >= derivedCloseWait {
+				errs = append(errs, fmt.Errorf("projections and snapshots still wait for room on the disk after %v: left as they are; the next start resumes them from their last checkpoints", derivedCloseWait))
+				return errors.Join(errs...)
+			}
+		}
 	}
-	return errors.Join(errs...)
 }
 
-// derivedCloseWait bounds the stop of the derived-data writers (close).
-const derivedCloseWait = 15 * time.Second
+// derivedCloseWait bounds how long a stop waits for room on the disk
+// (close); derivedCloseTick is how often it looks.
+const (
+	derivedCloseWait = 15 * time.Second
+	derivedCloseTick = 100 * time.Millisecond
+)
 
 // closeDerived stops projections and snapshots and closes their store.
 func (ss *subsystems) closeDerived() error {

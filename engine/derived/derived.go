@@ -46,6 +46,9 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
+// ErrClosed: a write after Close.
+var ErrClosed = errors.New("derived-data store closed")
+
 // ErrNoRoom: the store's writes wait for room on the disk (Available).
 var ErrNoRoom = errors.New("derived-data store waits for room on the disk, try again later")
 
@@ -68,6 +71,7 @@ type DB struct {
 	*pebble.DB
 	writeMu sync.Mutex // one write inside pebble at a time (see the package doc)
 	failed  atomic.Pointer[error]
+	closed  bool // guarded by writeMu
 	lg      *slog.Logger
 	room    *room
 }
@@ -84,7 +88,6 @@ func Open(path string, fs vfs.FS, lg *slog.Logger) (*DB, error) {
 		fs = vfs.Default
 	}
 	rm := &room{lg: lg}
-	rm.opening.Store(true)
 	c := pebble.NewCache(cache)
 	opts := &pebble.Options{
 		FS:           roomFS{fs, rm},
@@ -102,19 +105,17 @@ func Open(path string, fs vfs.FS, lg *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("derived: opening %s: %w", path, err)
 	}
 	c.Unref()
-	rm.opening.Store(false)
 	return &DB{DB: db, lg: lg, room: rm}, nil
 }
 
-// openNoRoomWait is how long Open waits for pebble once one of its writes
-// was refused for lack of room: pebble retries a failed flush of the
-// replayed WAL forever, so a full disk would hold the start with nothing
-// served.
+// openNoRoomWait is how long Open lets pebble's writes wait for room (they
+// wait like any other, room.go) before it gives up: a full disk must not
+// hold the start with nothing served.
 const openNoRoomWait = 2 * time.Second
 
-// openOrNoRoom runs pebble.Open, and gives up on it (leaving it to finish,
-// or not, on its own: the daemon does not start) openNoRoomWait after the
-// disk first refused it room. A panic of pebble (Fatalf) is an error.
+// openOrNoRoom runs pebble.Open, and gives up on it (leaving it waiting
+// for room: the daemon does not start) once its writes have waited
+// openNoRoomWait. A panic of pebble in Open (Fatalf) is an error.
 func openOrNoRoom(path string, opts *pebble.Options, rm *room) (*pebble.DB, error) {
 	type opened struct {
 		db  *pebble.DB
@@ -138,19 +139,21 @@ func openOrNoRoom(path string, opts *pebble.Options, rm *room) (*pebble.DB, erro
 		case o := <-ch:
 			return o.db, o.err
 		case <-tick.C:
-			cause := rm.openErr.Load()
-			if cause == nil {
-				continue
-			}
-			if since.IsZero() {
+			rm.mu.Lock()
+			waiting, cause := rm.waiting > 0, rm.cause
+			rm.mu.Unlock()
+			switch {
+			case !waiting:
+				since = time.Time{}
+			case since.IsZero():
 				since = time.Now()
-			} else if time.Since(since) >= openNoRoomWait {
+			case time.Since(since) >= openNoRoomWait:
 				go func() { // should pebble get there after all
 					if o := <-ch; o.db != nil {
 						_ = o.db.Close()
 					}
 				}()
-				return nil, *cause
+				return nil, cause
 			}
 		}
 	}
@@ -230,6 +233,11 @@ func (d *DB) CommitRequest(b *pebble.Batch, o *pebble.WriteOptions) error {
 			return err
 		case <-tick.C:
 			if err := d.Available(); errors.Is(err, ErrNoRoom) {
+				select {
+				case err := <-done: // it went through after all
+					return err
+				default:
+				}
 				return err
 			}
 		}
@@ -252,6 +260,9 @@ func (d *DB) Sync() error {
 // the next start finds (the process ends after Close: nothing else may
 // open the directory meanwhile).
 func (d *DB) Close() error {
+	d.writeMu.Lock() // after the writes that are under way (CommitRequest's may be)
+	defer d.writeMu.Unlock()
+	d.closed = true
 	if err := d.Err(); err != nil {
 		d.lg.Warn("derived-data store not closed: it failed earlier; the next start recovers it", "err", err)
 		return nil
@@ -267,6 +278,9 @@ func (d *DB) guard(write func() error) (err error) {
 	defer d.writeMu.Unlock()
 	if err := d.Err(); err != nil {
 		return err
+	}
+	if d.closed { // a CommitRequest left waiting while the daemon stopped
+		return ErrClosed
 	}
 	if d.room != nil {
 		if cause := d.room.brokenErr(); cause != nil { // fail before pebble tries (see roomFS)

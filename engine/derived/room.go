@@ -29,8 +29,8 @@ import (
 //     nearly full disk takes the space the log needs (and a refused
 //     reservation on ext4 keeps what it had got). Without it a WAL grows by
 //     what is written, as any file does.
-//   - While the store opens, a write refused for lack of room is not
-//     retried: Open fails, and the daemon does not start (as before).
+//   - While the store opens, writes wait the same way, and Open gives up
+//     once one has waited openNoRoomWait: the daemon does not start.
 //
 // Other errors pass through. One of a WAL or MANIFEST file (a write or a
 // sync: EIO, or any fsync error) marks the store broken at once, so that
@@ -44,8 +44,6 @@ type roomFS struct {
 // room is the state roomFS's files share: who waits for room.
 type room struct {
 	lg      *slog.Logger
-	opening atomic.Bool           // Open runs: no waiting
-	openErr atomic.Pointer[error] // the first write refused for room while opening
 	broken  atomic.Pointer[error] // the first failure of a WAL or MANIFEST file
 	mu      sync.Mutex
 	waiting int   // writes waiting for room now
@@ -87,10 +85,6 @@ func noRoom(err error) bool { return errors.Is(err, syscall.ENOSPC) || errors.Is
 // retry runs write until it is not refused for lack of room.
 func (r *room) retry(name string, write func() error) error {
 	err := write()
-	if err != nil && noRoom(err) && r.opening.Load() {
-		r.openErr.CompareAndSwap(nil, &err)
-		return err
-	}
 	if err == nil || !noRoom(err) {
 		return r.fail(name, err)
 	}

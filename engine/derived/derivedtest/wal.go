@@ -11,8 +11,9 @@ import (
 )
 
 // WAL is an errorfs injector: while on, every write, sync and
-// preallocation of pebble's WAL files (of every file with All) fails with
-// Errno — syscall.EIO for a failing disk, syscall.ENOSPC for a full one.
+// preallocation of pebble's WAL files fails with Errno — syscall.EIO for a
+// failing disk, syscall.ENOSPC for a full one. With All, every write of
+// every file fails instead (syncs succeed): a full disk as it really is.
 type WAL struct {
 	Errno syscall.Errno
 	All   bool
@@ -30,7 +31,16 @@ func (w *WAL) String() string { return "WAL " + w.Errno.Error() }
 
 // MaybeError implements errorfs.Injector.
 func (w *WAL) MaybeError(op errorfs.Op) error {
-	if !w.on.Load() || !w.All && !strings.HasSuffix(op.Path, ".log") {
+	if !w.on.Load() {
+		return nil
+	}
+	if w.All {
+		if op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileWriteAt {
+			return w.Errno
+		}
+		return nil
+	}
+	if !strings.HasSuffix(op.Path, ".log") {
 		return nil
 	}
 	switch op.Kind {
