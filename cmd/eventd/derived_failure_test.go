@@ -26,18 +26,8 @@ import (
 // are taken, and the subsystems close without an error (the failure was
 // reported when it happened).
 func TestDerivedFailureInHealth(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	st, err := engine.Open(dir, engine.Options{Fsync: engine.FsyncNever, Logger: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	inj := &derivedtest.WAL{Errno: syscall.EIO}
-	ss, err := openSubsystemsTuned(st, dir, snapshot.Options{Every: -1, After: -1}, quietLog(), tuning{
-		dbFS: inj.Wrap(pvfs.NewCrashableMem()), projections: projection.Options{FlushInterval: time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := server.New(serverStore{st, ss.db}, server.Config{Logger: quietLog()})
+	st, ss, api := failingDerived(t, inj)
 	health := func() (int, map[string]any) {
 		rec := httptest.NewRecorder()
 		api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/health", nil))
@@ -83,19 +73,8 @@ func TestDerivedFailureInHealth(t *testing.T) {
 // to it answer 503 within moments instead of waiting for room, reads
 // answer, /health says why; once there is room all of it works again.
 func TestFullDerivedStoreAnswers(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	st, err := engine.Open(dir, engine.Options{Fsync: engine.FsyncNever, Logger: quietLog()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	inj := &derivedtest.WAL{Errno: syscall.ENOSPC}
-	ss, err := openSubsystemsTuned(st, dir, snapshot.Options{Every: -1, After: -1}, quietLog(), tuning{
-		dbFS: inj.Wrap(pvfs.NewCrashableMem()), projections: projection.Options{FlushInterval: time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := server.New(serverStore{st, ss.db}, server.Config{Logger: quietLog(), Projections: ss.projections,
-		Snapshots: ss.snapshots, Reducers: ss.reducers, Schemas: ss.schemas, Commands: ss.commands, TotalCommands: ss.totalCommands})
+	st, ss, api := failingDerived(t, inj)
 	if _, err := st.Append(context.Background(), "s-1", engine.Any, []engine.Proposed{{Type: "T", Data: []byte(`{}`)}}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,4 +133,24 @@ func TestFullDerivedStoreAnswers(t *testing.T) {
 	if err := errors.Join(ss.close(), st.Close()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// failingDerived opens a store, the subsystems with their derived store on
+// inj (off until the test turns it on), and the API over them, as the
+// daemon wires them.
+func failingDerived(t *testing.T, inj *derivedtest.WAL) (*engine.Store, *subsystems, *server.Server) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	st, err := engine.Open(dir, engine.Options{Fsync: engine.FsyncNever, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := openSubsystemsTuned(st, dir, snapshot.Options{Every: -1, After: -1}, quietLog(), tuning{
+		dbFS: inj.Wrap(pvfs.NewCrashableMem()), projections: projection.Options{FlushInterval: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := server.New(serverStore{st, ss.db}, server.Config{Logger: quietLog(), Projections: ss.projections,
+		Snapshots: ss.snapshots, Reducers: ss.reducers, Schemas: ss.schemas, Commands: ss.commands, TotalCommands: ss.totalCommands})
+	return st, ss, api
 }

@@ -21,14 +21,7 @@ import (
 // the checkpoint pebble had synced and counts every event exactly once.
 func TestDerivedStoreFailureStopsProjections(t *testing.T) {
 	inj, mem := &derivedtest.WAL{Errno: syscall.EIO}, vfs.NewCrashableMem()
-	e := &env{t: t, dir: t.TempDir(), reg: newRegistry(), fs: inj.Wrap(mem),
-		opts: Options{noSystem: true, FlushInterval: time.Millisecond}}
-	e.open()
-	t.Cleanup(e.close)
-	e.create(Definition{ID: "x", Name: "n", Kind: KindCount})
-	n := 0
-	add := func() uint64 { n++; return e.add("a-1", "A", M{}) }
-	e.wait("x", add())
+	e, add, n := countingEnv(t, inj.Wrap(mem))
 
 	inj.On()
 	deadline := time.Now().Add(20 * time.Second)
@@ -51,11 +44,11 @@ func TestDerivedStoreFailureStopsProjections(t *testing.T) {
 	e.fs = mem.CrashClone(vfs.CrashCloneCfg{}) // the failed pebble is never closed: a restart
 	e.open()
 	e.wait("x", last)
-	if in := e.get("x"); in.Status != StatusActive || in.EventsProcessed != uint64(n) {
-		t.Fatalf("after the restart: %+v, want active with %d events", in, n)
+	if in := e.get("x"); in.Status != StatusActive || in.EventsProcessed != uint64(*n) {
+		t.Fatalf("after the restart: %+v, want active with %d events", in, *n)
 	}
-	if total, _ := e.counts("x"); total != float64(n) {
-		t.Fatalf("count %v after the restart, want %d (each event once)", total, n)
+	if total, _ := e.counts("x"); total != float64(*n) {
+		t.Fatalf("count %v after the restart, want %d (each event once)", total, *n)
 	}
 }
 
@@ -63,15 +56,8 @@ func TestDerivedStoreFailureStopsProjections(t *testing.T) {
 // projections pause and admin requests fail at once with ErrNoRoom,
 // journaling nothing; once there is room everything goes on by itself.
 func TestNoRoomPausesProjections(t *testing.T) {
-	inj, mem := &derivedtest.WAL{Errno: syscall.ENOSPC}, vfs.NewCrashableMem()
-	e := &env{t: t, dir: t.TempDir(), reg: newRegistry(), fs: inj.Wrap(mem),
-		opts: Options{noSystem: true, FlushInterval: time.Millisecond}}
-	e.open()
-	t.Cleanup(e.close)
-	e.create(Definition{ID: "x", Name: "n", Kind: KindCount})
-	n := 0
-	add := func() uint64 { n++; return e.add("a-1", "A", M{}) }
-	e.wait("x", add())
+	inj := &derivedtest.WAL{Errno: syscall.ENOSPC}
+	e, add, n := countingEnv(t, inj.Wrap(vfs.NewCrashableMem()))
 
 	inj.On()
 	for deadline := time.Now().Add(20 * time.Second); !e.db.Waiting(); {
@@ -101,8 +87,23 @@ func TestNoRoomPausesProjections(t *testing.T) {
 	}
 	last := add()
 	e.wait("x", last)
-	if in := e.get("x"); in.Status != StatusActive || in.EventsProcessed != uint64(n) || e.db.Err() != nil {
-		t.Fatalf("after room came back: %+v (err %v), want active with %d events", in, e.db.Err(), n)
+	if in := e.get("x"); in.Status != StatusActive || in.EventsProcessed != uint64(*n) || e.db.Err() != nil {
+		t.Fatalf("after room came back: %+v (err %v), want active with %d events", in, e.db.Err(), *n)
 	}
 	e.create(Definition{ID: "y", Name: "n", Kind: KindCount})
+}
+
+// countingEnv opens an env whose derived store is on fs, with a count
+// projection "x" that has seen one event; add appends another to a-1 and
+// counts it in *n.
+func countingEnv(t *testing.T, fs vfs.FS) (e *env, add func() uint64, n *int) {
+	e = &env{t: t, dir: t.TempDir(), reg: newRegistry(), fs: fs,
+		opts: Options{noSystem: true, FlushInterval: time.Millisecond}}
+	e.open()
+	t.Cleanup(e.close)
+	e.create(Definition{ID: "x", Name: "n", Kind: KindCount})
+	n = new(int)
+	add = func() uint64 { *n++; return e.add("a-1", "A", M{}) }
+	e.wait("x", add())
+	return e, add, n
 }
