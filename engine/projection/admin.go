@@ -29,14 +29,11 @@ func (m *Manager) Create(ctx context.Context, d Definition) (info Info, created 
 		info, err := p.info(false)
 		return info, false, err
 	}
-	if err := m.db.Available(); err != nil { // before the journal: nothing half done
-		return Info{}, false, err
-	}
 	var start uint64
 	if d.StartFrom == StartNow {
 		start = m.log.Head()
 	}
-	pos, ts, err := record(ctx, m.log, evCreated, journalOf(d, start))
+	pos, ts, err := m.record(ctx, evCreated, journalOf(d, start))
 	if err != nil {
 		return Info{}, false, err
 	}
@@ -94,14 +91,11 @@ func (m *Manager) setPaused(ctx context.Context, id string, pause bool) (Info, e
 		return Info{}, fmt.Errorf("%w (%s): reset it to rebuild it", ErrFailed, failed)
 	}
 	if paused != pause {
-		if err := m.db.Available(); err != nil { // a pause persists the model
-			return Info{}, err
-		}
 		typ := evResumed
 		if pause {
 			typ = evPaused
 		}
-		if _, _, err := record(ctx, m.log, typ, journalData{ID: id}); err != nil {
+		if _, _, err := m.record(ctx, typ, journalData{ID: id}); err != nil {
 			return Info{}, err
 		}
 		if pause {
@@ -135,10 +129,7 @@ func (m *Manager) Reset(ctx context.Context, id string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if err := m.db.Available(); err != nil {
-		return Info{}, err
-	}
-	pos, _, err := record(ctx, m.log, evReset, journalData{ID: id})
+	pos, _, err := m.record(ctx, evReset, journalData{ID: id})
 	if err != nil {
 		return Info{}, err
 	}
@@ -175,10 +166,7 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 	if p.def.Kind == KindSystem {
 		return fmt.Errorf("%w: %s cannot be deleted", ErrSystem, id)
 	}
-	if err := m.db.Available(); err != nil {
-		return err
-	}
-	if _, _, err := record(ctx, m.log, evDeleted, journalData{ID: id}); err != nil {
+	if _, _, err := m.record(ctx, evDeleted, journalData{ID: id}); err != nil {
 		return err
 	}
 	_ = p.halt() // its model is wiped below

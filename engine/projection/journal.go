@@ -115,13 +115,18 @@ func (d journalData) definition() Definition {
 
 // record appends one $projections event and returns its position and time.
 // The caller holds Manager.admin: changes are journaled in the order they
-// take effect.
-func record(ctx context.Context, log Log, typ string, d journalData) (uint64, time.Time, error) {
+// take effect. Every change writes to the derived-data store next, so none
+// is journaled while that store cannot take it (derived.DB.Available: a
+// full disk or a failure answers at once, and nothing is half done).
+func (m *Manager) record(ctx context.Context, typ string, d journalData) (uint64, time.Time, error) {
+	if err := m.db.Available(); err != nil {
+		return 0, time.Time{}, err
+	}
 	data, err := json.Marshal(d)
 	if err != nil {
 		return 0, time.Time{}, err
 	}
-	res, err := log.Append(ctx, journalStream, engine.Any, []engine.Proposed{{Type: typ, Data: data}})
+	res, err := m.log.Append(ctx, journalStream, engine.Any, []engine.Proposed{{Type: typ, Data: data}})
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("projection: recording %s: %w", typ, err)
 	}

@@ -184,9 +184,6 @@ func (s *Store) now() int64 {
 // put stores a snapshot and prunes the stream's snapshots of the same
 // reducer down to the last Retain taken.
 func (s *Store) put(meta Snapshot, state []byte) (Snapshot, error) {
-	if err := s.db.Available(); err != nil { // 503 now, rather than waiting for room
-		return Snapshot{}, err
-	}
 	meta.CreatedAt = s.now()
 	meta.ID = "v" + strconv.FormatUint(meta.Version, 10) + "-" + strconv.FormatInt(meta.CreatedAt, 36)
 	meta.RawBytes = len(state)
