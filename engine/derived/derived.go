@@ -139,11 +139,9 @@ func openOrNoRoom(path string, opts *pebble.Options, rm *room) (*pebble.DB, erro
 		case o := <-ch:
 			return o.db, o.err
 		case <-tick.C:
-			rm.mu.Lock()
-			waiting, cause := rm.waiting > 0, rm.cause
-			rm.mu.Unlock()
+			cause := rm.waitCause()
 			switch {
-			case !waiting:
+			case cause == nil:
 				since = time.Time{}
 			case since.IsZero():
 				since = time.Now()
@@ -178,11 +176,11 @@ func (d *DB) Problem() string {
 	case errors.Is(err, ErrFailed):
 		return err.Error() + ": restart the daemon to resume the projections"
 	}
-	return d.room.problem()
+	return "derived-data store: no room on the disk, projections and snapshots wait for it: " + d.room.waitCause().Error()
 }
 
 // Waiting says whether writes wait for room on the disk now.
-func (d *DB) Waiting() bool { return d.room != nil && d.room.problem() != "" }
+func (d *DB) Waiting() bool { return d.room.waitCause() != nil }
 
 // Available is nil when a write would go through now; else why not: the
 // store failed (ErrFailed), or its writes wait for room (ErrNoRoom).
@@ -192,14 +190,11 @@ func (d *DB) Available() error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if d.room == nil {
-		return nil
-	}
 	if err := d.room.brokenErr(); err != nil {
 		return fmt.Errorf("%w: %v", ErrFailed, err)
 	}
-	if p := d.room.problem(); p != "" {
-		return fmt.Errorf("%w: %s", ErrNoRoom, p)
+	if cause := d.room.waitCause(); cause != nil {
+		return fmt.Errorf("%w: %v", ErrNoRoom, cause)
 	}
 	return nil
 }
@@ -282,11 +277,9 @@ func (d *DB) guard(write func() error) (err error) {
 	if d.closed { // a CommitRequest left waiting while the daemon stopped
 		return ErrClosed
 	}
-	if d.room != nil {
-		if cause := d.room.brokenErr(); cause != nil { // fail before pebble tries (see roomFS)
-			d.markFailed(cause.Error())
-			return d.Err()
-		}
+	if cause := d.room.brokenErr(); cause != nil { // fail before pebble tries (see roomFS)
+		d.markFailed(cause.Error())
+		return d.Err()
 	}
 	defer func() {
 		v := recover()

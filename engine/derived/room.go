@@ -111,14 +111,15 @@ func (r *room) retry(name string, write func() error) error {
 	}
 }
 
-// problem is "" when no write waits, else what /health reports.
-func (r *room) problem() string {
+// waitCause is nil when no write waits for room, else the error of the
+// first one.
+func (r *room) waitCause() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.waiting == 0 {
-		return ""
+		return nil
 	}
-	return "derived-data store: no room on the disk, projections and snapshots wait for it: " + r.cause.Error()
+	return r.cause
 }
 
 func (f roomFile) Write(p []byte) (int, error) {
