@@ -21,7 +21,8 @@ import (
 //   - A write refused for lack of room (ENOSPC, EDQUOT) waits and is tried
 //     again — 10 ms, doubling to 1 s — until it goes through. pebble's
 //     writers stall meanwhile: projections stop moving (their lag shows
-//     it), snapshots wait, reads go on. Once the log's own full-disk
+//     it), requests that would write answer 503 (DB.Available,
+//     CommitRequest), reads go on. Once the log's own full-disk
 //     handling and the operator have made room, they go on by themselves.
 //     The first wait is logged, and /health says so (DB.Problem).
 //   - Nothing is preallocated: pebble reserves each WAL in chunks of 110%
@@ -83,8 +84,8 @@ type roomFile struct {
 func noRoom(err error) bool { return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) }
 
 // retry runs write until it is not refused for lack of room.
-func (r *room) retry(name string, write func() error) error {
-	err := write()
+func (r *room) retry(name string, write func() error) (err error) {
+	err = write()
 	if err == nil || !noRoom(err) {
 		return r.fail(name, err)
 	}
@@ -98,7 +99,7 @@ func (r *room) retry(name string, write func() error) error {
 	defer func() {
 		r.mu.Lock()
 		r.waiting--
-		if r.waiting == 0 {
+		if r.waiting == 0 && err == nil {
 			r.lg.Info("derived-data store: room again; its writes go on", "file", name)
 		}
 		r.mu.Unlock()
